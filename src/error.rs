@@ -1,0 +1,142 @@
+//! One error type for the whole engine, rendered as Lago's error JSON at the edge.
+
+use serde_json::{json, Map, Value};
+
+/// Field → error codes, in the order they were found (Lago's `error_details`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorDetails(Vec<(String, Vec<String>)>);
+
+impl ErrorDetails {
+    /// Records `code` under `field`, once.
+    pub fn add(&mut self, field: &str, code: &str) {
+        match self.0.iter_mut().find(|(name, _)| name == field) {
+            Some((_, codes)) if codes.iter().any(|c| c == code) => {}
+            Some((_, codes)) => codes.push(code.to_string()),
+            None => self.0.push((field.to_string(), vec![code.to_string()])),
+        }
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The codes recorded under `field`.
+    pub fn codes(&self, field: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(name, _)| name == field)
+            .flat_map(|(_, codes)| codes.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// `Ok(())` when empty, else a validation error carrying these details.
+    pub fn into_result(self) -> Result<()> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(self))
+        }
+    }
+
+    /// `{"field": ["code", ...], ...}` in insertion order.
+    pub fn to_json(&self) -> Value {
+        let map: Map<String, Value> = self
+            .0
+            .iter()
+            .map(|(field, codes)| (field.clone(), json!(codes)))
+            .collect();
+        Value::Object(map)
+    }
+}
+
+/// Everything that can go wrong, each mapped to one Lago status and code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// Input failed validation (422 `validation_errors`).
+    Validation(ErrorDetails),
+    /// A computation left `Decimal`'s range (422, `value_is_out_of_range` on the field).
+    Overflow {
+        /// The quantity being computed; empty until the caller names it.
+        field: String,
+    },
+    /// The request is not JSON or not an object (400).
+    BadRequest(String),
+}
+
+/// The engine's result type.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// A validation error with a single field and code.
+    pub fn invalid(field: &str, code: &str) -> Self {
+        let mut details = ErrorDetails::default();
+        details.add(field, code);
+        Error::Validation(details)
+    }
+
+    /// An overflow not yet attributed to a field.
+    pub fn overflow() -> Self {
+        Error::Overflow {
+            field: String::new(),
+        }
+    }
+
+    /// Names the field of an overflow that has none yet; other errors pass through.
+    #[must_use]
+    pub fn in_field(self, field: &str) -> Self {
+        match self {
+            Error::Overflow { field: current } if current.is_empty() => Error::Overflow {
+                field: field.to_string(),
+            },
+            other => other,
+        }
+    }
+
+    /// HTTP status Lago answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::Validation(_) | Error::Overflow { .. } => 422,
+            Error::BadRequest(_) => 400,
+        }
+    }
+
+    /// Lago's error body: `{status, error, code, error_details}`.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Error::Validation(details) => json!({
+                "status": 422,
+                "error": "Unprocessable Entity",
+                "code": "validation_errors",
+                "error_details": details.to_json(),
+            }),
+            Error::Overflow { field } => {
+                let field = if field.is_empty() { "amount" } else { field };
+                json!({
+                    "status": 422,
+                    "error": "Unprocessable Entity",
+                    "code": "validation_errors",
+                    "error_details": { field: ["value_is_out_of_range"] },
+                })
+            }
+            Error::BadRequest(message) => json!({
+                "status": 400,
+                "error": "Bad Request",
+                "code": "bad_request",
+                "error_details": { "body": [message] },
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Validation(details) => write!(f, "validation_errors: {}", details.to_json()),
+            Error::Overflow { field } => write!(f, "value_is_out_of_range: {field}"),
+            Error::BadRequest(message) => write!(f, "bad_request: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
