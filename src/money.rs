@@ -144,9 +144,14 @@ pub fn sum<I: IntoIterator<Item = Decimal>>(values: I) -> Result<Decimal> {
     values.into_iter().try_fold(Decimal::ZERO, add)
 }
 
-/// `amount` in whole subunits, rounded once, half up, at the currency's exponent.
+/// `amount` in whole subunits, rounded once, half up, at the currency's exponent. With a subunit
+/// that is not a power of ten (MGA: 5) the product can be fractional; Lago's bigint column
+/// truncates it.
 pub fn to_cents(amount: Decimal, currency: Currency) -> Result<Decimal> {
-    mul(round_half_up(amount, currency.exponent), currency.subunit())
+    Ok(truncate(mul(
+        round_half_up(amount, currency.exponent),
+        currency.subunit(),
+    )?))
 }
 
 #[cfg(test)]
@@ -166,5 +171,8 @@ mod tests {
         assert_eq!(Currency::from_code("BHD").unwrap().subunit_to_unit, 1000);
         assert_eq!(Currency::from_code("EUR").unwrap().exponent, 2);
         assert!(Currency::from_code("XXX").is_none());
+        // 0.3 MGA → 1.5 subunits → 1, as Lago's bigint column stores it.
+        let mga = Currency::from_code("MGA").unwrap();
+        assert_eq!(to_cents(Decimal::new(3, 1), mga).unwrap(), Decimal::ONE);
     }
 }

@@ -48,12 +48,18 @@ pub fn parse_decimal_str(text: &str) -> std::result::Result<Decimal, NumError> {
     if significant.is_empty() {
         return Ok(Decimal::ZERO);
     }
-    // value = all_digits × 10^(exponent − len(frac_digits))
-    let scale_shift =
-        exponent - i64::try_from(frac_digits.len()).map_err(|_| NumError::OutOfRange)?;
-    let integer_len = i64::try_from(significant.len()).map_err(|_| NumError::OutOfRange)?;
-    if integer_len + scale_shift > 29 {
+    // value = significant × 10^(exponent − len(frac_digits)); checked, since the exponent is input
+    // (i128: an i64 exponent minus a length cannot overflow it)
+    let frac_len = i128::try_from(frac_digits.len()).map_err(|_| NumError::OutOfRange)?;
+    let scale_shift = i128::from(exponent) - frac_len;
+    let integer_len = i128::try_from(significant.len()).map_err(|_| NumError::OutOfRange)?;
+    let magnitude = integer_len + scale_shift;
+    if magnitude > 29 {
         return Err(NumError::OutOfRange);
+    }
+    if magnitude < -28 {
+        // Below Decimal's smallest step (1e-28): zero, and no giant string of zeros to build.
+        return Ok(Decimal::ZERO);
     }
     let mut text = String::new();
     if negative {
@@ -194,6 +200,16 @@ mod tests {
             Err(NumError::OutOfRange)
         );
         assert_eq!(d("1e-400"), Decimal::ZERO);
+        assert_eq!(d("1.5e-9223372036854775808"), Decimal::ZERO);
+        assert_eq!(
+            parse_decimal_str("1e9223372036854775807"),
+            Err(NumError::OutOfRange)
+        );
+        assert_eq!(
+            parse_decimal_str("1e99999999999999999999"),
+            Err(NumError::OutOfRange)
+        );
+        assert_eq!(d("1e-28"), Decimal::new(1, 28));
     }
 
     #[test]
