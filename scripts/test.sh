@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# THE test command: tool set-up, lints, Rust tests (incl. proptest), wasm build, Node tests,
+# conformance fixtures. Fails fast; prints each runner's own summary lines, then a step table.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+step "setup"
+bash scripts/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --check
+
+step "cargo clippy (native, all targets)"
+cargo clippy --all-targets --locked -- -D warnings
+
+step "cargo clippy (wasm32)"
+cargo clippy --target wasm32-unknown-unknown --locked -- -D warnings
+
+step "cargo test"
+cargo test --locked
+
+step "build pkg/"
+bash scripts/build.sh
+
+step "node --test tests/node/"
+node --test tests/node/   # Node 20 needs the directory; globs need Node 21+
+
+step "conformance fixtures"
+if [ -f tests/conformance.mjs ]; then
+  node tests/conformance.mjs tests/fixtures
+else
+  echo "SKIP: tests/conformance.mjs does not exist yet"
+fi
