@@ -121,6 +121,56 @@ struct ChargeSpec {
     aggregation_type: String,
     pricing_unit: Option<AppliedPricingUnit>,
     pay_in_advance: bool,
+    rounding: Option<MetricRounding>,
+}
+
+/// A billable metric's `rounding_function` and `rounding_precision`, applied to units before
+/// pricing (not to pay-in-advance events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MetricRounding {
+    Round(i32),
+    Ceil(i32),
+    Floor(i32),
+}
+
+fn parse_rounding(input: &Input) -> Result<Option<MetricRounding>> {
+    let Some(function) = input.str("rounding_function")? else {
+        return Ok(None);
+    };
+    let precision = match input.decimal("rounding_precision")? {
+        None => 0,
+        Some(p) if p.fract().is_zero() && p.abs() <= Decimal::from(28) => i32::try_from(p)
+            .map_err(|_| Error::invalid("rounding_precision", "value_is_invalid"))?,
+        Some(_) => return Err(Error::invalid("rounding_precision", "value_is_invalid")),
+    };
+    Ok(Some(match function {
+        "round" => MetricRounding::Round(precision),
+        "ceil" => MetricRounding::Ceil(precision),
+        "floor" => MetricRounding::Floor(precision),
+        _ => return Err(Error::invalid("rounding_function", "value_is_invalid")),
+    }))
+}
+
+/// Ruby's `round(p)` (half up), `ceil(p)` and `floor(p)`; a negative precision rounds to tens,
+/// hundreds, ….
+fn round_metric_units(units: Decimal, rounding: Option<MetricRounding>) -> Result<Decimal> {
+    use rust_decimal::RoundingStrategy::{
+        MidpointAwayFromZero, ToNegativeInfinity, ToPositiveInfinity,
+    };
+    let Some(rounding) = rounding else {
+        return Ok(units);
+    };
+    let (precision, strategy) = match rounding {
+        MetricRounding::Round(p) => (p, MidpointAwayFromZero),
+        MetricRounding::Ceil(p) => (p, ToPositiveInfinity),
+        MetricRounding::Floor(p) => (p, ToNegativeInfinity),
+    };
+    if precision >= 0 {
+        return Ok(units.round_dp_with_strategy(precision.unsigned_abs(), strategy));
+    }
+    let step = Decimal::from(10_i64.pow(precision.unsigned_abs().min(18)));
+    let scaled = div_or_zero(units, step)?.round_dp_with_strategy(0, strategy);
+    mul(scaled, step)
 }
 
 fn parse_charge(input: &Input) -> Result<ChargeSpec> {
@@ -164,13 +214,19 @@ fn parse_charge_with(input: &Input, name: &str, props: fields::Properties) -> Re
             .to_string(),
         pricing_unit,
         pay_in_advance: input.bool_or("pay_in_advance", false)?,
+        rounding: parse_rounding(input)?,
     })
 }
 
 /// Reads an aggregation from the fields of `input` (the request itself, a group or a filter).
 fn parse_aggregation(input: &Input, spec: &ChargeSpec) -> Result<Aggregation> {
-    let units = input.decimal_or_zero("units")?;
+    let units = round_metric_units(input.decimal_or_zero("units")?, spec.rounding)?;
     let per_event_values = input.decimals("per_event_amounts")?.unwrap_or_default();
+    // Without an explicit count, each per-event value is one event.
+    let events_count = match input.get("events_count") {
+        None => per_event_values.len() as u64,
+        Some(_) => input.count("events_count")?,
+    };
     let prorated_events = match (
         input.decimals("per_event_full_units")?,
         input.decimals("per_event_prorated_units")?,
@@ -205,7 +261,7 @@ fn parse_aggregation(input: &Input, spec: &ChargeSpec) -> Result<Aggregation> {
         full_units_number: input.decimal("full_units_number")?,
         current_usage_units: input.decimal("current_usage_units")?,
         total_aggregated_units: input.decimal("total_aggregated_units")?,
-        events_count: input.count("events_count")?,
+        events_count,
         running_total,
         per_event_values,
         prorated_events,
@@ -724,7 +780,8 @@ pub fn pay_in_advance_fee(request: &Value) -> Result<Value> {
 pub fn estimate_instant(request: &Value) -> Result<Value> {
     let input = Input::of(request)?;
     let spec = parse_charge(&input)?;
-    let units = input.decimal_or_zero("units")?.max(Decimal::ZERO);
+    let units =
+        round_metric_units(input.decimal_or_zero("units")?, spec.rounding)?.max(Decimal::ZERO);
     let amount = match &spec.model {
         ChargeModel::Standard(model) => mul(units, model.amount)?,
         ChargeModel::Percentage(model) => model.estimate_instant(units)?,

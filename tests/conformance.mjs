@@ -102,7 +102,8 @@ const AGGREGATION_FIELDS = ['units', 'full_units_number', 'current_usage_units',
 function chargeInput(c) {
   const input = { charge_model: c.charge_model, properties: c.properties ?? {} };
   for (const [from, to] of [['premium', 'premium'], ['prorated', 'prorated'], ['currency', 'currency'],
-    ['aggregation', 'aggregation_type'], ['applied_pricing_unit', 'applied_pricing_unit'], ['context', 'context']]) {
+    ['aggregation', 'aggregation_type'], ['applied_pricing_unit', 'applied_pricing_unit'], ['context', 'context'],
+    ['rounding_function', 'rounding_function'], ['rounding_precision', 'rounding_precision'], ['pay_in_advance', 'pay_in_advance']]) {
     if (c[from] !== undefined) input[to] = c[from];
   }
   for (const key of AGGREGATION_FIELDS) if (c[key] !== undefined) input[key] = c[key];
@@ -186,7 +187,13 @@ const LEVELS = {
     const amounts = [];
     for (const [i, step] of c.steps.entries()) {
       const event = { value: step.event_value, precise_total_amount_cents: step.event_precise_total_amount_cents ?? '0' };
-      const before = step.events_before ? step.events_before.map((value) => ({ value })) : [...seen];
+      // Earlier events: as listed, else the sequence's previous steps, unless the step says the
+      // period already held more (then one prior event carries that running total).
+      let before = step.events_before ? step.events_before.map((value) => ({ value })) : [...seen];
+      const seenTotal = before.reduce((total, e) => total + Number(e.value), 0);
+      if (!step.events_before && step.running_total_before !== undefined && Number(step.running_total_before) !== seenTotal) {
+        before = [{ value: step.running_total_before }];
+      }
       const got = attempt(() => engine.payInAdvanceFee({ ...chargeInput(c), events_before: before, event }));
       const { amount_details_json, ...rest } = step.expected;
       const d = diff(rest, got, `steps[${i}]`) ?? diff(amount_details_json, got.amount_details, `steps[${i}].amount_details_json`);
@@ -217,8 +224,10 @@ const LEVELS = {
   },
   validation(c) {
     if (c.charge_model !== '*') {
+      const rules = {};
+      for (const key of ['pay_in_advance', 'prorated', 'recurring', 'min_amount_cents']) if (c[key] !== undefined) rules[key] = c[key];
       const got = attempt(() => engine.validateCharge({ charge_model: c.charge_model, properties: c.properties,
-        premium: c.premium ?? true, aggregation_type: c.billable_metric_aggregation }));
+        premium: c.premium ?? true, aggregation_type: c.billable_metric_aggregation ?? c.aggregation, ...rules }));
       return checkValidation(c.expected, got);
     }
     for (const [model, base] of Object.entries(VALID_PROPERTIES)) {

@@ -144,3 +144,25 @@ test('no generated input kills the module (every failure is a LagoError)', () =>
   }
   assert.equal(engine.priceCharge({ charge_model: 'standard', properties: { amount: '1' }, units: 1 }).amount, '1.0');
 });
+
+test('metric rounding applies to units before pricing', () => {
+  const input = { charge_model: 'standard', properties: { amount: '2' }, units: '10.41' };
+  assert.equal(engine.priceCharge({ ...input, rounding_function: 'ceil', rounding_precision: 0 }).amount, '22.0');
+  assert.equal(engine.priceCharge({ ...input, rounding_function: 'floor', rounding_precision: 1 }).amount, '20.8');
+  assert.equal(engine.priceCharge({ ...input, rounding_function: 'round', rounding_precision: -1 }).amount, '20.0');
+  assert.equal(engine.priceCharge({ ...input, units: '10.45', rounding_function: 'round', rounding_precision: 1 }).amount, '21.0');
+});
+
+test('percentage free units come from the per-event values when no running total is given', () => {
+  // 4+4+4+4+10 = 26 units, the first 15 free: the running total stops at 16 (the first past 15),
+  // so 3 events are free. (26 − 15) × 1% + (5 − 3) × 5 = 10.11
+  const result = engine.priceCharge({
+    charge_model: 'percentage',
+    properties: { rate: '1', fixed_amount: '5', free_units_per_total_aggregation: '15' },
+    units: 26,
+    per_event_amounts: [4, 4, 4, 4, 10],
+  });
+  assert.equal(result.amount, '10.11');
+  assert.equal(result.count, 5);
+  assert.equal(result.amount_details.free_events, 3);
+});
