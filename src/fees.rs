@@ -107,6 +107,23 @@ pub struct Fee {
     pub pricing_unit_usage: Option<PricingUnitUsage>,
 }
 
+impl Fee {
+    /// Takes the fee's amounts from a pricing-unit usage converted to `currency`.
+    fn set_pricing_unit_usage(
+        &mut self,
+        usage: PricingUnitUsage,
+        currency: Currency,
+    ) -> Result<()> {
+        let fiat = usage.to_fiat(currency)?;
+        self.amount_cents = fiat.amount_cents;
+        self.precise_amount_cents = fiat.precise_amount_cents;
+        self.unit_amount_cents = truncate(fiat.unit_amount_cents);
+        self.precise_unit_amount = fiat.precise_unit_amount;
+        self.pricing_unit_usage = Some(usage);
+        Ok(())
+    }
+}
+
 /// Which units a fee shows (Lago's `init_fee`).
 pub fn shown_units(
     aggregation: &Aggregation,
@@ -154,12 +171,7 @@ pub fn build(
     };
     if let Some(unit) = pricing_unit {
         let usage = PricingUnitUsage::build(amount, unit_amount, unit.conversion_rate)?;
-        let fiat = usage.to_fiat(currency)?;
-        fee.amount_cents = fiat.amount_cents;
-        fee.precise_amount_cents = fiat.precise_amount_cents;
-        fee.unit_amount_cents = truncate(fiat.unit_amount_cents);
-        fee.precise_unit_amount = fiat.precise_unit_amount;
-        fee.pricing_unit_usage = Some(usage);
+        fee.set_pricing_unit_usage(usage, currency)?;
     }
     Ok(fee)
 }
@@ -224,12 +236,7 @@ pub fn true_up(
     if let Some(unit) = pricing_unit {
         let amount = div_or_zero(missing, PRICING_UNIT_SUBUNIT)?;
         let usage = PricingUnitUsage::build(amount, amount, unit.conversion_rate)?;
-        let fiat = usage.to_fiat(currency)?;
-        fee.amount_cents = fiat.amount_cents;
-        fee.precise_amount_cents = fiat.precise_amount_cents;
-        fee.unit_amount_cents = truncate(fiat.unit_amount_cents);
-        fee.precise_unit_amount = fiat.precise_unit_amount;
-        fee.pricing_unit_usage = Some(usage);
+        fee.set_pricing_unit_usage(usage, currency)?;
     }
     Ok(Some(fee))
 }

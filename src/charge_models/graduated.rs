@@ -94,11 +94,6 @@ pub fn range_detail(range: &Range, total_units: Decimal, adjacent: bool) -> Resu
     })
 }
 
-/// True when the walk stops after `range` for `units`.
-pub fn is_last_visited(range: &Range, units: Decimal) -> bool {
-    range.to_value.is_none_or(|to| to >= units)
-}
-
 impl Graduated {
     /// Reads `graduated_ranges` (default: one free tier `0–∞`).
     pub fn parse(props: &Properties) -> Result<Self> {
@@ -115,14 +110,9 @@ impl Graduated {
     /// The visited tiers for `units`.
     pub fn range_details(&self, units: Decimal) -> Result<Vec<RangeDetail>> {
         let adjacent = ranges::is_adjacent(&self.ranges);
-        let mut details = Vec::new();
-        for range in &self.ranges {
-            details.push(range_detail(range, units, adjacent)?);
-            if is_last_visited(range, units) {
-                break;
-            }
-        }
-        Ok(details)
+        ranges::visited(&self.ranges, units)
+            .map(|range| range_detail(range, units, adjacent))
+            .collect()
     }
 
     /// Prices the aggregation.

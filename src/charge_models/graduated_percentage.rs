@@ -16,7 +16,6 @@
 //! `amount_details/range_graduated_percentage_service.rb`
 
 use super::fields::Properties;
-use super::graduated::is_last_visited;
 use super::ranges::{self, NextFrom, Range};
 use super::{Aggregation, AmountDetails, Context, Priced, ValidationContext};
 use crate::error::{ErrorDetails, Result};
@@ -102,14 +101,9 @@ impl GraduatedPercentage {
 
     /// The visited tiers for `units`.
     pub fn range_details(&self, units: Decimal) -> Result<Vec<RangeDetail>> {
-        let mut details = Vec::new();
-        for range in &self.ranges {
-            details.push(range_detail(range, units)?);
-            if is_last_visited(range, units) {
-                break;
-            }
-        }
-        Ok(details)
+        ranges::visited(&self.ranges, units)
+            .map(|range| range_detail(range, units))
+            .collect()
     }
 
     /// Prices the aggregation.

@@ -81,6 +81,16 @@ fn open_range() -> Range {
     }
 }
 
+/// The tiers Lago visits for `units`, in the order given: each up to and including the first
+/// whose `to` reaches the units (at `units == to` the next tier is not entered).
+pub fn visited(ranges: &[Range], units: Decimal) -> impl Iterator<Item = &Range> {
+    let stop = ranges
+        .iter()
+        .position(|range| range.to_value.is_none_or(|to| to >= units))
+        .map_or(ranges.len(), |index| index + 1);
+    ranges[..stop].iter()
+}
+
 /// "Adjacent" tiers: at least two, each starting where the previous ended (`0–0.1, 0.1–1`).
 /// Otherwise Lago uses inclusive integer tiers (`0–10, 11–20`) and counts "+1".
 pub fn is_adjacent(ranges: &[Range]) -> bool {
