@@ -173,15 +173,26 @@ fn round_metric_units(units: Decimal, rounding: Option<MetricRounding>) -> Resul
     mul(scaled, step)
 }
 
+impl ChargeSpec {
+    /// The same charge priced with other properties (a filter's, which replace the charge's).
+    fn with_properties(&self, props: fields::Properties) -> Result<ChargeSpec> {
+        Ok(ChargeSpec {
+            model: ChargeModel::parse(self.model.name(), &props)?,
+            props,
+            ctx: self.ctx,
+            aggregation_type: self.aggregation_type.clone(),
+            pricing_unit: self.pricing_unit.clone(),
+            pay_in_advance: self.pay_in_advance,
+            rounding: self.rounding,
+        })
+    }
+}
+
 fn parse_charge(input: &Input) -> Result<ChargeSpec> {
     let name = input
         .str("charge_model")?
         .ok_or_else(|| Error::invalid("charge_model", "value_is_mandatory"))?;
     let props = input.object("properties")?.cloned().unwrap_or_default();
-    parse_charge_with(input, name, props)
-}
-
-fn parse_charge_with(input: &Input, name: &str, props: fields::Properties) -> Result<ChargeSpec> {
     let model = ChargeModel::parse(name, &props)?;
     let currency = Currency::parse_or_default(input.str("currency")?)?;
     let ctx = Context {
@@ -500,19 +511,11 @@ pub fn build_charge_usage(request: &Value) -> Result<Value> {
     if filters.len() > FILTERS_MAX {
         return Err(Error::invalid("filters", "too_many_filters"));
     }
-    let name = spec.model.name();
     let mut buckets = Vec::new();
     for filter in filters {
         let filter_input = Input::of(filter)?;
-        let props = filter_input
-            .object("properties")?
-            .cloned()
-            .unwrap_or_else(|| spec.props.clone());
-        let filter_spec = ChargeSpec {
-            model: ChargeModel::parse(name, &props)?,
-            props,
-            ..parse_charge_with(&input, name, spec.props.clone())?
-        };
+        let props = filter_input.object("properties")?.unwrap_or(&spec.props);
+        let filter_spec = spec.with_properties(props.clone())?;
         buckets.push(Bucket {
             values: filter_input.get("values").cloned().unwrap_or(json!({})),
             invoice_display_name: filter_input
@@ -883,9 +886,10 @@ pub fn validate_charge(request: &Value) -> Result<Value> {
         ctx.premium,
         &mut errors,
     )?;
-    Ok(match Error::Validation(errors.clone()) {
-        _ if errors.is_empty() => json!({ "valid": true, "error": null }),
-        error => json!({ "valid": false, "error": error.to_json() }),
+    Ok(if errors.is_empty() {
+        json!({ "valid": true, "error": null })
+    } else {
+        json!({ "valid": false, "error": Error::Validation(errors).to_json() })
     })
 }
 
@@ -937,15 +941,10 @@ fn charge_rules(
     }
     if let Some(min) = input.get("min_amount_cents") {
         match decimal_from_json(min) {
-            Ok(min)
-                if min < Decimal::ZERO
-                    || !is_json_integer(
-                        input.0.get("min_amount_cents").unwrap_or(&Value::Null),
-                    ) =>
-            {
+            Ok(min_cents) if min_cents < Decimal::ZERO || !is_json_integer(min) => {
                 errors.add("min_amount_cents", "value_is_invalid");
             }
-            Ok(min) if min > Decimal::ZERO && pay_in_advance => {
+            Ok(min_cents) if min_cents > Decimal::ZERO && pay_in_advance => {
                 errors.add("min_amount_cents", "not_compatible_with_pay_in_advance");
             }
             Ok(_) => {}
