@@ -17,3 +17,4 @@ pub mod money;
 pub mod number;
 pub mod pay_in_advance;
 pub mod rating;
+pub mod domain;

@@ -1,0 +1,3 @@
+//! Plain data shared by every layer: no pricing logic here.
+
+pub mod event;
