@@ -1,0 +1,234 @@
+//! How Lago reads an event property: Postgres `properties->>'key'` on a `jsonb` column.
+//!
+//! Every aggregation, filter and group compares the **text** Postgres returns, so this module
+//! reproduces it exactly:
+//!
+//! * strings as they are; `true` / `false`; JSON `null` or a missing key give SQL `NULL` (`None`);
+//! * numbers as `jsonb` stores them (Postgres `numeric`): `1e3` → `1000`, `1.50` → `1.50`,
+//!   `1.5E+1` → `15`, `-0` → `0`;
+//! * arrays and objects as `jsonb` prints them: `{"a": 1, "b": [1, 2]}` (keys ordered by length,
+//!   then bytes; `", "` and `": "` separators).
+//!
+//! `crate::domain::event::Event::property_text` is close but keeps a number's original text and
+//! gives `None` for arrays and objects; aggregations use this module instead.
+//!
+//! The numeric check of sum, max, latest and weighted sum is the regular expression
+//! `^-?\d+(\.\d+)?$` on that text ([`is_numeric_text`]).
+
+use crate::error::{Error, Result};
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+use std::str::FromStr;
+
+/// Largest exponent magnitude rewritten into plain digits. Past it the original text is kept: such
+/// numbers overflow `Decimal` anyway, and rewriting `1e999999` would turn 9 bytes into a megabyte.
+const EXPONENT_REWRITE_MAX: i64 = 1_000;
+
+/// `properties->>'key'`: the text of one property, `None` for SQL `NULL`.
+pub fn property_text(properties: &Map<String, Value>, key: &str) -> Option<String> {
+    properties.get(key).and_then(json_text)
+}
+
+/// `->>` applied to one JSON value.
+pub fn json_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(text) => Some(text.clone()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        Value::Number(number) => Some(numeric_text(&number.to_string())),
+        Value::Array(_) | Value::Object(_) => {
+            let mut out = String::new();
+            jsonb_text(value, &mut out);
+            Some(out)
+        }
+    }
+}
+
+/// True when Lago's numeric check `^-?\d+(\.\d+)?$` accepts the text.
+pub fn is_numeric_text(text: &str) -> bool {
+    let body = text.strip_prefix('-').unwrap_or(text);
+    let (int_part, frac_part) = match body.split_once('.') {
+        Some((int_part, frac_part)) => (int_part, Some(frac_part)),
+        None => (body, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(int_part) && frac_part.is_none_or(digits)
+}
+
+/// The value of a text that passed [`is_numeric_text`], as `(text)::numeric`, keeping its scale
+/// (`"4.50"` has scale 2, as Postgres' `dscale`). Too many digits for `Decimal` is an error on
+/// `field`, never a wrong number.
+pub fn parse_numeric(text: &str, field: &str) -> Result<Decimal> {
+    Decimal::from_str(text)
+        .or_else(|_| Decimal::from_scientific(text))
+        .map_err(|_| Error::overflow().in_field(field))
+}
+
+/// The text of a property value when it is numeric, as sum/max/latest/weighted sum select it.
+pub fn numeric_value(properties: &Map<String, Value>, key: &str) -> Result<Option<Decimal>> {
+    match property_text(properties, key) {
+        Some(text) if is_numeric_text(&text) => parse_numeric(&text, key).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// A JSON number's text as Postgres `numeric` prints it (`numeric_in` then `numeric_out`).
+pub fn numeric_text(raw: &str) -> String {
+    let (negative, unsigned) = match raw.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, raw.strip_prefix('+').unwrap_or(raw)),
+    };
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (&unsigned[..at], &unsigned[at + 1..]),
+        None => (unsigned, "0"),
+    };
+    let Ok(exponent) = exponent.parse::<i64>() else {
+        return raw.to_string();
+    };
+    if exponent.abs() > EXPONENT_REWRITE_MAX {
+        return raw.to_string();
+    }
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if !(int_part.bytes().all(|b| b.is_ascii_digit())
+        && frac_part.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return raw.to_string();
+    }
+    let (Ok(int_len), Ok(frac_len)) = (
+        i64::try_from(int_part.len()),
+        i64::try_from(frac_part.len()),
+    ) else {
+        return raw.to_string();
+    };
+    let digits = format!("{int_part}{frac_part}");
+    // Position of the decimal point in `digits`, and the digits kept after it (Postgres' dscale).
+    let point = int_len + exponent;
+    let dscale = (frac_len - exponent).max(0);
+    let (whole, fraction) = if point <= 0 {
+        let zeros = "0".repeat(usize::try_from(-point).unwrap_or(0));
+        (String::new(), format!("{zeros}{digits}"))
+    } else {
+        let point = usize::try_from(point).unwrap_or(0);
+        if point >= digits.len() {
+            (
+                format!("{digits}{}", "0".repeat(point - digits.len())),
+                String::new(),
+            )
+        } else {
+            (digits[..point].to_string(), digits[point..].to_string())
+        }
+    };
+    let whole = whole.trim_start_matches('0');
+    let whole = if whole.is_empty() { "0" } else { whole };
+    let mut fraction = fraction;
+    fraction.truncate(usize::try_from(dscale).unwrap_or(0));
+    let is_zero = whole == "0" && fraction.bytes().all(|b| b == b'0');
+    let sign = if negative && !is_zero { "-" } else { "" };
+    if fraction.is_empty() {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}.{fraction}")
+    }
+}
+
+/// Appends `value` as Postgres prints a `jsonb` value.
+fn jsonb_text(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
+        Value::Number(number) => out.push_str(&numeric_text(&number.to_string())),
+        Value::String(text) => escape_json(text, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push_str(", ");
+                }
+                jsonb_text(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            // jsonb keeps object keys sorted by length, then bytewise.
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|(a, _), (b, _)| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+            out.push('{');
+            for (index, (key, item)) in entries.into_iter().enumerate() {
+                if index > 0 {
+                    out.push_str(", ");
+                }
+                escape_json(key, out);
+                out.push_str(": ");
+                jsonb_text(item, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// Postgres' `escape_json`: quotes, backslashes and control characters escaped.
+fn escape_json(text: &str, out: &mut String) {
+    out.push('"');
+    for ch in text.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn it_prints_numbers_as_postgres_numeric_does() {
+        assert_eq!(numeric_text("1e3"), "1000");
+        assert_eq!(numeric_text("1.50"), "1.50");
+        assert_eq!(numeric_text("1.5E+1"), "15");
+        assert_eq!(numeric_text("1.50e1"), "15.0");
+        assert_eq!(numeric_text("1e-2"), "0.01");
+        assert_eq!(numeric_text("-0"), "0");
+        assert_eq!(numeric_text("-0.0"), "0.0");
+        assert_eq!(numeric_text("-12"), "-12");
+        assert_eq!(numeric_text("0.000"), "0.000");
+        assert_eq!(numeric_text("1e99999"), "1e99999");
+    }
+
+    #[test]
+    fn it_reads_properties_like_the_arrow_operator() {
+        let props =
+            json!({"s": "12", "n": 12, "b": true, "z": null, "o": {"bb": [1, "x"], "a": 1}});
+        let props = props.as_object().unwrap();
+        assert_eq!(property_text(props, "s").as_deref(), Some("12"));
+        assert_eq!(property_text(props, "n").as_deref(), Some("12"));
+        assert_eq!(property_text(props, "b").as_deref(), Some("true"));
+        assert_eq!(property_text(props, "z"), None);
+        assert_eq!(property_text(props, "missing"), None);
+        assert_eq!(
+            property_text(props, "o").as_deref(),
+            Some(r#"{"a": 1, "bb": [1, "x"]}"#)
+        );
+    }
+
+    #[test]
+    fn it_applies_lagos_numeric_check() {
+        for ok in ["12", "-3.5", "0", "007", "1.50"] {
+            assert!(is_numeric_text(ok), "{ok}");
+        }
+        for bad in [
+            "1e3", "+5", ".5", "5.", " 5", "true", "", "-", "1.2.3", "foo",
+        ] {
+            assert!(!is_numeric_text(bad), "{bad}");
+        }
+    }
+}

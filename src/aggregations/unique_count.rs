@@ -1,0 +1,238 @@
+//! `unique_count_agg`: distinct values of a property, with add/remove operations.
+//!
+//! ## Semantics
+//! * The distinct key is the property's text (`1` and `"1"` are the same value); events without
+//!   the property are not dropped: together they are one more value (SQL `NULL`).
+//! * Each event's operation is `properties.operation_type` (text), `"add"` when absent or null.
+//! * Per value, in timestamp order, an event contributes 0 when its operation equals the previous
+//!   event's (the first event's "previous" is `"remove"`), else +1 for `"add"` and −1 for any
+//!   other operation. A value counts the sum of its contributions: 1 while its last effective
+//!   operation is an add; a leading remove is ignored, repeated adds count once.
+//! * Non-recurring: the window; recurring: all history up to `to` (values added in earlier
+//!   periods and never removed still count).
+//! * `count` is the unique count itself. Pay-in-advance in current usage: the period's peak as
+//!   for sum, from the cached rows.
+//! * Running totals: `[1, …, n]`; per-event values: 1 per event of the window.
+//!
+//! ## Incremental
+//! [`UniqueCountState::add`] per event in scope, O(log values), as long as each value's events
+//! arrive in timestamp order (ties: ingestion order). An event older than the last one seen for
+//! its value is refused (`false`): the caller re-aggregates that bucket from the slice.
+//!
+//! ## Lago reference
+//! `app/services/billable_metrics/aggregations/unique_count_service.rb`,
+//! `app/services/events/stores/postgres/unique_count_query.rb` (`operation_value_sql`).
+
+use super::{
+    cached_in_window, count_of, empty_group, group_values, in_advance_current_usage, one_to,
+    partition, AggregationParams, AggregationResult, Breakdown, GroupResult, GroupValues, Row,
+    Select, Store,
+};
+use crate::error::Result;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+/// The operation Lago assumes when `operation_type` is absent.
+pub const ADD: &str = "add";
+
+/// The operation that takes a value away (any operation other than `add` does).
+pub const REMOVE: &str = "remove";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ValueState {
+    last: (DateTime<Utc>, u64),
+    previous_operation: String,
+}
+
+/// Running state of a unique count: add the events in scope in timestamp order per value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UniqueCountState {
+    values: BTreeMap<Option<String>, ValueState>,
+    total: i64,
+}
+
+impl UniqueCountState {
+    /// Adds one event: its property `value` (`None` when missing), its `operation`, and its
+    /// position in time. Returns `false`, changing nothing, when the event is older than the last
+    /// one added for the same value.
+    pub fn add(
+        &mut self,
+        value: Option<String>,
+        operation: &str,
+        timestamp: DateTime<Utc>,
+        sequence: u64,
+    ) -> bool {
+        let position = (timestamp, sequence);
+        let previous = self.values.get(&value);
+        if previous.is_some_and(|state| position < state.last) {
+            return false;
+        }
+        let previous_operation = previous.map_or(REMOVE, |state| state.previous_operation.as_str());
+        self.total += contribution(previous_operation, operation);
+        self.values.insert(
+            value,
+            ValueState {
+                last: position,
+                previous_operation: operation.to_string(),
+            },
+        );
+        true
+    }
+
+    /// The unique count so far.
+    pub fn units(&self) -> Decimal {
+        Decimal::from(self.total)
+    }
+}
+
+/// `operation_value_sql`: 0 when repeating the previous operation, else +1 (add) / −1 (other).
+pub fn contribution(previous_operation: &str, operation: &str) -> i64 {
+    if previous_operation == operation {
+        0
+    } else if operation == ADD {
+        1
+    } else {
+        -1
+    }
+}
+
+/// `COALESCE(properties->>'operation_type', 'add')`.
+pub(crate) fn operation(row: &Row) -> String {
+    row.text("operation_type")
+        .unwrap_or_else(|| ADD.to_string())
+}
+
+fn fold(rows: &[Row], field: &str) -> Decimal {
+    let mut state = UniqueCountState::default();
+    for row in rows {
+        let sequence = u64::try_from(row.seq).unwrap_or(u64::MAX);
+        // Rows come in (timestamp, ingestion) order, so no add is refused.
+        let added = state.add(
+            row.text(field),
+            &operation(row),
+            row.event.timestamp,
+            sequence,
+        );
+        debug_assert!(added);
+    }
+    state.units()
+}
+
+fn scope<'p>(store: &Store<'p>, params: &AggregationParams) -> Select<'p> {
+    store.window_or_history(false, params.metric.recurring)
+}
+
+/// The unique count of the bucket or group, without proration (shared with the prorated variant);
+/// `window_events` is the number of the window's events of the bucket or group (per-event values).
+pub(crate) fn base(
+    store: &Store,
+    params: &AggregationParams,
+    rows: &[Row],
+    group: &GroupValues,
+    grouped: bool,
+    window_events: usize,
+) -> Result<AggregationResult> {
+    let total = fold(rows, store.field());
+    // Ungrouped results are ceiled to 5 places (a no-op on whole counts); groups are not.
+    let total = if grouped {
+        total
+    } else {
+        super::pg::ceil_dp(total, 5)
+    };
+    let mut result = AggregationResult {
+        aggregation: total,
+        ..AggregationResult::default()
+    };
+    if params.in_advance_current_usage() {
+        in_advance_current_usage(&mut result, total, cached_in_window(params, group))?;
+    }
+    // Grouped: the group's raw count; ungrouped: the (possibly adjusted) aggregation.
+    result.count = count_of(if grouped { total } else { result.aggregation });
+    if params.free_units.wanted() {
+        // Ungrouped: over the raw count; grouped: over the (possibly adjusted) aggregation.
+        result.running_total = one_to(if grouped { result.aggregation } else { total })?;
+    }
+    if params.with_per_event_values {
+        result.per_event_values = vec![Decimal::ONE; window_events];
+    }
+    Ok(result)
+}
+
+/// The number of the window's events (any property, any operation) of the bucket.
+pub(crate) fn window_events(store: &Store, params: &AggregationParams) -> Result<usize> {
+    if !params.with_per_event_values {
+        return Ok(0);
+    }
+    Ok(store.select(&store.window(false))?.len())
+}
+
+/// Ungrouped unique count.
+pub(crate) fn aggregate(store: &Store, params: &AggregationParams) -> Result<AggregationResult> {
+    let rows = store.select(&scope(store, params))?;
+    let events = window_events(store, params)?;
+    base(store, params, &rows, &Vec::new(), false, events)
+}
+
+/// One result per pricing group; one `null` group when there are no events.
+pub(crate) fn aggregate_groups(
+    store: &Store,
+    params: &AggregationParams,
+) -> Result<Vec<GroupResult>> {
+    base_groups(store, params)
+}
+
+/// Grouped unique counts without proration, keyed by printed group.
+pub(crate) fn base_groups(store: &Store, params: &AggregationParams) -> Result<Vec<GroupResult>> {
+    let rows = store.select(&scope(store, params))?;
+    let groups = partition(rows, &params.grouped_by);
+    if groups.is_empty() {
+        return Ok(vec![empty_group(&params.grouped_by)]);
+    }
+    let window = store.index(&store.window(false), &params.grouped_by)?;
+    groups
+        .into_iter()
+        .map(|(raw, rows)| {
+            let grouped_by = group_values(&params.grouped_by, &raw);
+            let events = window.rows(&grouped_by).len();
+            let result = base(store, params, &rows, &grouped_by, true, events)?;
+            Ok(GroupResult { grouped_by, result })
+        })
+        .collect()
+}
+
+/// Unique count per combination of `keys`.
+pub(crate) fn breakdowns(
+    store: &Store,
+    params: &AggregationParams,
+    keys: &[String],
+) -> Result<Vec<Breakdown>> {
+    let rows = store.select(&scope(store, params))?;
+    Ok(partition(rows, keys)
+        .into_iter()
+        .map(|(raw, rows)| Breakdown {
+            groups: group_values(keys, &raw),
+            value: fold(&rows, store.field()),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_leading_remove_is_ignored_and_repeated_adds_count_once() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let mut state = UniqueCountState::default();
+        assert!(state.add(Some("a".into()), REMOVE, at("2024-01-01T00:00:00Z"), 0));
+        assert!(state.add(Some("a".into()), ADD, at("2024-01-02T00:00:00Z"), 1));
+        assert!(state.add(Some("a".into()), ADD, at("2024-01-03T00:00:00Z"), 2));
+        assert!(state.add(None, ADD, at("2024-01-03T00:00:00Z"), 3));
+        assert_eq!(state.units(), Decimal::from(2));
+        assert!(state.add(Some("a".into()), REMOVE, at("2024-01-04T00:00:00Z"), 4));
+        assert_eq!(state.units(), Decimal::ONE);
+        assert!(!state.add(Some("a".into()), ADD, at("2024-01-01T12:00:00Z"), 5));
+        assert_eq!(state.units(), Decimal::ONE);
+    }
+}
