@@ -9,12 +9,14 @@ pub fn version() -> &'static str {
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
+pub mod aggregations;
 pub mod charge_models;
+pub mod domain;
 pub mod error;
 pub mod fees;
 pub mod limits;
 pub mod money;
 pub mod number;
 pub mod pay_in_advance;
+pub mod period;
 pub mod rating;
-pub mod domain;

@@ -132,6 +132,23 @@ pub fn pricing_unit_to_fiat(
     call(&input, rating::pricing_unit_to_fiat)
 }
 
+/// A subscription's billing-period boundaries at a reference instant, in the customer's timezone.
+#[wasm_bindgen(js_name = billingPeriod, unchecked_return_type = "BillingPeriod")]
+pub fn billing_period(
+    #[wasm_bindgen(unchecked_param_type = "BillingPeriodInput | string")] input: JsValue,
+) -> Result<JsValue, JsValue> {
+    call(&input, crate::period::boundaries_json)
+}
+
+/// A billable metric's aggregation of events over a window (count, sum, max, unique count,
+/// latest, weighted sum, prorated; filters and groups).
+#[wasm_bindgen(js_name = aggregate, unchecked_return_type = "MetricAggregationResult")]
+pub fn aggregate(
+    #[wasm_bindgen(unchecked_param_type = "MetricAggregationInput | string")] input: JsValue,
+) -> Result<JsValue, JsValue> {
+    call(&input, crate::aggregations::aggregate_json)
+}
+
 /// Lago's `valid_amount?` (or `valid_positive_amount?` when `positive`).
 #[wasm_bindgen(js_name = isValidAmount)]
 pub fn is_valid_amount(

@@ -202,3 +202,60 @@ export interface LagoErrorBody {
 }
 export interface ValidationResult { valid: boolean; error: LagoErrorBody | null }
 export interface CurrencyInfo { code: string; exponent: number; subunit_to_unit: number }
+
+export type Interval = "weekly" | "monthly" | "quarterly" | "semiannual" | "yearly";
+/** A subscription and a reference instant; datetimes are ISO 8601 (RFC 3339). */
+export interface BillingPeriodInput {
+  /** "current_usage": the period containing the instant; "billing": the one invoiced at it. */
+  mode?: "current_usage" | "billing";
+  reference_instant: string;
+  plan: { interval: Interval; pay_in_advance?: boolean; bill_charges_monthly?: boolean; bill_fixed_charges_monthly?: boolean };
+  subscription: {
+    billing_time: "calendar" | "anniversary";
+    subscription_at: string;
+    started_at?: string | null;
+    status?: "active" | "terminated" | "pending" | "canceled";
+    terminated_at?: string | null;
+  };
+  /** IANA name, default "UTC". */
+  customer_timezone?: string;
+}
+export interface BillingPeriod {
+  from_datetime: string | null;
+  to_datetime: string | null;
+  charges_from_datetime: string | null;
+  charges_to_datetime: string | null;
+  charges_duration_days: number;
+  fixed_charges_from_datetime: string | null;
+  fixed_charges_to_datetime: string | null;
+  fixed_charges_duration_days: number;
+  next_end_of_period: string | null;
+  /** The usage response's issuing_date (YYYY-MM-DD). */
+  issuing_date: string | null;
+}
+
+/** A billable metric aggregated over a window (Lago's aggregation services). */
+export interface MetricAggregationInput {
+  metric?: {
+    aggregation_type: AggregationType;
+    field_name?: string | null;
+    recurring?: boolean;
+    rounding_function?: "round" | "ceil" | "floor" | null;
+    rounding_precision?: number | null;
+  };
+  /** Inclusive instants (RFC 3339). */
+  window?: { from: string; to: string; charges_duration_days?: number };
+  events?: { timestamp: string; properties?: Record<string, unknown>; precise_total_amount_cents?: DecimalInput }[];
+  grouped_by?: string[];
+  timezone?: string;
+  [key: string]: unknown;
+}
+export interface MetricAggregationResult {
+  aggregation?: DecimalString;
+  count?: number;
+  current_usage_units?: DecimalString;
+  total_aggregated_units?: DecimalString;
+  running_total?: DecimalString[];
+  groups?: { grouped_by: Record<string, string | null>; aggregation: DecimalString; count: number }[];
+  [key: string]: unknown;
+}

@@ -245,12 +245,45 @@ const LEVELS = {
     const got = attempt(() => engine.pricingUnitUsage({ amount: c.amount, unit_amount: c.unit_amount, conversion_rate: c.conversion_rate }));
     return diff(c.expected, got, '');
   },
+  count_agg: aggregationLevel,
+  sum_agg: aggregationLevel,
+  max_agg: aggregationLevel,
+  unique_count_agg: aggregationLevel,
+  latest_agg: aggregationLevel,
+  weighted_sum_agg: aggregationLevel,
+  rounding: aggregationLevel,
+  prorated_sum: aggregationLevel,
+  prorated_unique_count: aggregationLevel,
+  charge_filters: aggregationLevel,
+  weekly: periodLevel,
+  monthly: periodLevel,
+  quarterly: periodLevel,
+  semiannual: periodLevel,
+  yearly: periodLevel,
   pricing_unit_to_fiat(c) {
     const got = attempt(() => engine.pricingUnitToFiat({ amount_cents: c.amount_cents, precise_amount_cents: c.precise_amount_cents,
       unit_amount_cents: c.unit_amount_cents, conversion_rate: c.conversion_rate, currency: c.currency }));
     return diff(c.expected, got, '');
   },
 };
+
+// `<key>_round5` in expected: the spec compared `<key>` after rounding half-up to 5 places.
+function aggregationLevel(c) {
+  const got = attempt(() => engine.aggregate(c.input));
+  const expected = {};
+  const rounded = {};
+  for (const [key, value] of Object.entries(c.expected)) {
+    const base = key.endsWith('_round5') ? key.slice(0, -'_round5'.length) : key;
+    expected[base] = value;
+    if (base !== key) rounded[base] = 5;
+  }
+  return diff(expected, got, '', { rounded });
+}
+
+function periodLevel(c) {
+  const got = attempt(() => engine.billingPeriod(c.input));
+  return diff(c.expected, got, '');
+}
 
 function rounding(c) { return { rounded: c.compare_rounded ?? {} }; }
 
