@@ -13,8 +13,8 @@
 //! `app/services/billable_metrics/aggregations/count_service.rb`, `PostgresStore#count`.
 
 use super::{
-    count_rows, empty_group, group_values, one_to, partition, AggregationParams, AggregationResult,
-    Breakdown, GroupResult, Store,
+    count_rows, group_values, one_to, partition, AggregationParams, AggregationResult, Breakdown,
+    GroupResult, Store,
 };
 use crate::error::Result;
 use rust_decimal::Decimal;
@@ -82,19 +82,7 @@ pub(crate) fn aggregate_groups(
     params: &AggregationParams,
 ) -> Result<Vec<GroupResult>> {
     let rows = store.select(&store.window(false))?;
-    let groups = partition(rows, &params.grouped_by);
-    if groups.is_empty() {
-        return Ok(vec![empty_group(&params.grouped_by)]);
-    }
-    groups
-        .into_iter()
-        .map(|(raw, rows)| {
-            Ok(GroupResult {
-                grouped_by: group_values(&params.grouped_by, &raw),
-                result: fold(rows.len(), params)?,
-            })
-        })
-        .collect()
+    super::per_group(rows, &params.grouped_by, |rows| fold(rows.len(), params))
 }
 
 /// Count per combination of `keys`.

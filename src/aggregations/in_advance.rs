@@ -29,8 +29,7 @@
 use super::pg::{ceil_dp, date_diff_with_timezone, float_ratio};
 use super::unique_count::ADD;
 use super::{
-    same_group, uniq_keys, AggregationParams, AggregationType, Breakdown, CachedAggregation,
-    GroupValues, Store,
+    uniq_keys, AggregationParams, AggregationType, Breakdown, CachedAggregation, GroupValues, Store,
 };
 use crate::domain::event::Event;
 use crate::error::{Error, Result};
@@ -113,16 +112,7 @@ pub(crate) fn event_value(params: &AggregationParams, event: &Event) -> Result<D
 /// The latest cached row of the period for the request's group, other than the event's own.
 fn cached<'p>(params: &'p AggregationParams, event: &Event) -> Option<&'p CachedAggregation> {
     let group: GroupValues = params.grouped_by_values.clone().unwrap_or_default();
-    let window = params.window;
-    params
-        .cached_aggregations
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.timestamp >= window.from && c.timestamp <= window.to)
-        .filter(|(_, c)| same_group(&c.grouped_by, &group))
-        .filter(|(_, c)| c.event_transaction_id.as_deref() != Some(event.transaction_id.as_str()))
-        .max_by(|a, b| a.1.timestamp.cmp(&b.1.timestamp).then(a.0.cmp(&b.0)))
-        .map(|(_, c)| c)
+    super::cached_in_window_excluding(params, &group, Some(event.transaction_id.as_str()))
 }
 
 fn sum(params: &AggregationParams, event: &Event) -> Result<InAdvance> {

@@ -17,8 +17,8 @@
 //! `#grouped_last`.
 
 use super::{
-    empty_group, group_values, partition, AggregationParams, AggregationResult, Breakdown,
-    GroupResult, Row, Store,
+    group_values, partition, AggregationParams, AggregationResult, Breakdown, GroupResult, Row,
+    Store,
 };
 use crate::error::Result;
 use chrono::{DateTime, Utc};
@@ -86,17 +86,7 @@ pub(crate) fn aggregate_groups(
     params: &AggregationParams,
 ) -> Result<Vec<GroupResult>> {
     let rows = store.select(&store.window(true))?;
-    let groups = partition(rows, &params.grouped_by);
-    if groups.is_empty() {
-        return Ok(vec![empty_group(&params.grouped_by)]);
-    }
-    Ok(groups
-        .into_iter()
-        .map(|(raw, rows)| GroupResult {
-            grouped_by: group_values(&params.grouped_by, &raw),
-            result: fold(&rows).result(),
-        })
-        .collect())
+    super::per_group(rows, &params.grouped_by, |rows| Ok(fold(rows).result()))
 }
 
 /// One row per pricing group (or one for the bucket): the latest event's `keys` and raw value.

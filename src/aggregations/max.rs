@@ -12,8 +12,8 @@
 //! `#grouped_max`.
 
 use super::{
-    empty_group, group_values, partition, AggregationParams, AggregationResult, Breakdown,
-    GroupResult, Row, Store,
+    group_values, partition, AggregationParams, AggregationResult, Breakdown, GroupResult, Row,
+    Store,
 };
 use crate::error::Result;
 use rust_decimal::Decimal;
@@ -89,17 +89,7 @@ pub(crate) fn aggregate_groups(
     params: &AggregationParams,
 ) -> Result<Vec<GroupResult>> {
     let rows = store.select(&store.window(true))?;
-    let groups = partition(rows, &params.grouped_by);
-    if groups.is_empty() {
-        return Ok(vec![empty_group(&params.grouped_by)]);
-    }
-    Ok(groups
-        .into_iter()
-        .map(|(raw, rows)| GroupResult {
-            grouped_by: group_values(&params.grouped_by, &raw),
-            result: fold(&rows, params),
-        })
-        .collect())
+    super::per_group(rows, &params.grouped_by, |rows| Ok(fold(rows, params)))
 }
 
 /// Max per combination of `keys`.

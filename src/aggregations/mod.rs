@@ -752,6 +752,28 @@ pub(crate) fn group_values(keys: &[String], raw: &RawKey) -> GroupValues {
 }
 
 /// Lago's `empty_results`: one group with every key `null` and nothing in it.
+/// One result per pricing group of `rows` (folded by `fold`), or one all-`null` group when there
+/// are no rows, as Lago's grouped aggregations answer.
+pub(crate) fn per_group<'a>(
+    rows: Vec<Row<'a>>,
+    keys: &[String],
+    fold: impl Fn(&[Row<'a>]) -> Result<AggregationResult>,
+) -> Result<Vec<GroupResult>> {
+    let groups = partition(rows, keys);
+    if groups.is_empty() {
+        return Ok(vec![empty_group(keys)]);
+    }
+    groups
+        .into_iter()
+        .map(|(raw, rows)| {
+            Ok(GroupResult {
+                grouped_by: group_values(keys, &raw),
+                result: fold(&rows)?,
+            })
+        })
+        .collect()
+}
+
 pub(crate) fn empty_group(keys: &[String]) -> GroupResult {
     GroupResult {
         grouped_by: keys.iter().map(|k| (k.clone(), None)).collect(),
@@ -769,6 +791,15 @@ pub(crate) fn cached_in_window<'p>(
     params: &'p AggregationParams,
     group: &GroupValues,
 ) -> Option<&'p CachedAggregation> {
+    cached_in_window_excluding(params, group, None)
+}
+
+/// The same, leaving out the row an event wrote itself (`excluding` its transaction id).
+pub(crate) fn cached_in_window_excluding<'p>(
+    params: &'p AggregationParams,
+    group: &GroupValues,
+    excluding: Option<&str>,
+) -> Option<&'p CachedAggregation> {
     let window = params.window;
     params
         .cached_aggregations
@@ -776,6 +807,7 @@ pub(crate) fn cached_in_window<'p>(
         .enumerate()
         .filter(|(_, c)| c.timestamp >= window.from && c.timestamp <= window.to)
         .filter(|(_, c)| same_group(&c.grouped_by, group))
+        .filter(|(_, c)| excluding.is_none_or(|id| c.event_transaction_id.as_deref() != Some(id)))
         .max_by(|a, b| a.1.timestamp.cmp(&b.1.timestamp).then(a.0.cmp(&b.0)))
         .map(|(_, c)| c)
 }
