@@ -59,6 +59,30 @@ pub struct InAdvance {
     pub precise_total_amount_cents: Option<Decimal>,
 }
 
+impl InAdvance {
+    /// The period's first event (no cached row): its value starts the running total and its max.
+    fn first(aggregation: Decimal, total: Decimal) -> Self {
+        InAdvance {
+            aggregation,
+            current_aggregation: Some(total),
+            max_aggregation: Some(total),
+            units_applied: Some(total),
+            ..InAdvance::default()
+        }
+    }
+
+    /// The running total stays at or under its high-water mark: nothing new to charge.
+    fn below_high_water(current: Decimal, high_water: Decimal, applied: Decimal) -> Self {
+        InAdvance {
+            aggregation: Decimal::ZERO,
+            current_aggregation: Some(current),
+            max_aggregation: Some(high_water),
+            units_applied: Some(applied),
+            ..InAdvance::default()
+        }
+    }
+}
+
 /// Computes the pay-in-advance aggregation of `event`, or `None` for aggregations Lago does not
 /// bill in advance (max, latest, weighted sum).
 pub(crate) fn compute(
@@ -121,13 +145,7 @@ fn sum(params: &AggregationParams, event: &Event) -> Result<InAdvance> {
     }
     let value = event_value(params, event)?;
     let Some(row) = cached(params, event) else {
-        return Ok(InAdvance {
-            aggregation: value.max(Decimal::ZERO),
-            current_aggregation: Some(value),
-            max_aggregation: Some(value),
-            units_applied: Some(value),
-            ..InAdvance::default()
-        });
+        return Ok(InAdvance::first(value.max(Decimal::ZERO), value));
     };
     let current = add(row.current_aggregation, value)?;
     let old_max = row.max_aggregation.unwrap_or_default();
@@ -140,13 +158,7 @@ fn sum(params: &AggregationParams, event: &Event) -> Result<InAdvance> {
             ..InAdvance::default()
         })
     } else {
-        Ok(InAdvance {
-            aggregation: Decimal::ZERO,
-            current_aggregation: Some(current),
-            max_aggregation: Some(old_max),
-            units_applied: Some(value),
-            ..InAdvance::default()
-        })
+        Ok(InAdvance::below_high_water(current, old_max, value))
     }
 }
 
@@ -163,13 +175,7 @@ fn unique_count(store: &Store, params: &AggregationParams, event: &Event) -> Res
     let active = active_unique_property(store, params, event)?;
     let newly = Decimal::from(u8::from(is_add && !active));
     let Some(row) = cached(params, event) else {
-        return Ok(InAdvance {
-            aggregation: newly,
-            current_aggregation: Some(newly),
-            max_aggregation: Some(newly),
-            units_applied: Some(newly),
-            ..InAdvance::default()
-        });
+        return Ok(InAdvance::first(newly, newly));
     };
     let old_max = row.max_aggregation.unwrap_or_default();
     let current = if is_add {
@@ -185,13 +191,7 @@ fn unique_count(store: &Store, params: &AggregationParams, event: &Event) -> Res
             ..InAdvance::default()
         })
     } else {
-        Ok(InAdvance {
-            aggregation: Decimal::ZERO,
-            current_aggregation: Some(current),
-            max_aggregation: Some(old_max),
-            units_applied: Some(newly),
-            ..InAdvance::default()
-        })
+        Ok(InAdvance::below_high_water(current, old_max, newly))
     }
 }
 
