@@ -17,3 +17,6 @@ pub const FILTERS_MAX: usize = 10_000;
 
 /// Size of a JSON request handed to the engine, in bytes.
 pub const REQUEST_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// Billing periods one past-usage walk lists: 200 years of weekly periods.
+pub const PERIODS_MAX: usize = 10_440;

@@ -144,6 +144,26 @@ fn base_result(
 /// `p` = [`persisted_pro_rata`]: in arrears → `max(prorated, 0)` and `max(plain, 0)`; in advance
 /// with a cached row of the window → `ceil5((U − max(c, 0)) × p) + mp` when `p < 1`, else
 /// `U − max(c, 0) + mp`; without one → the prorated value when `p < 1`, else the plain value.
+/// The prorated aggregation over its unprorated `base`, with current-usage figures when asked.
+fn prorated_result(
+    params: &AggregationParams,
+    prorated: Decimal,
+    base: &AggregationResult,
+    group: &GroupValues,
+) -> Result<AggregationResult> {
+    let mut result = AggregationResult {
+        aggregation: prorated,
+        count: base.count,
+        full_units_number: Some(base.aggregation),
+        current_usage_units: base.current_usage_units,
+        ..AggregationResult::default()
+    };
+    if params.is_current_usage() {
+        current_usage(params, prorated, base, group, &mut result)?;
+    }
+    Ok(result)
+}
+
 pub(crate) fn current_usage(
     params: &AggregationParams,
     prorated: Decimal,
@@ -192,16 +212,7 @@ pub(crate) fn aggregate(store: &Store, params: &AggregationParams) -> Result<Agg
     };
     let base = base_result(params, plain, &Vec::new())?;
     let prorated = ceil_dp(add(persisted.prorated, current.prorated)?, 5);
-    let mut result = AggregationResult {
-        aggregation: prorated,
-        count: base.count,
-        full_units_number: Some(base.aggregation),
-        current_usage_units: base.current_usage_units,
-        ..AggregationResult::default()
-    };
-    if params.is_current_usage() {
-        current_usage(params, prorated, &base, &Vec::new(), &mut result)?;
-    }
+    let mut result = prorated_result(params, prorated, &base, &Vec::new())?;
     if params.with_per_event_values {
         let carried = carried_total(store, params)?;
         let window = store.select(&store.window(true))?;
@@ -297,16 +308,7 @@ pub(crate) fn aggregate_groups(
             Some((_, plain)) => base_result(params, *plain, &grouped_by)?,
             None => empty_group(keys).result,
         };
-        let mut result = AggregationResult {
-            aggregation: value,
-            count: base.count,
-            full_units_number: Some(base.aggregation),
-            current_usage_units: base.current_usage_units,
-            ..AggregationResult::default()
-        };
-        if params.is_current_usage() {
-            current_usage(params, value, &base, &grouped_by, &mut result)?;
-        }
+        let mut result = prorated_result(params, value, &base, &grouped_by)?;
         if params.with_per_event_values {
             let rows = window.rows(&grouped_by);
             per_event(store, params, carried, rows, &mut result)?;

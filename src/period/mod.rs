@@ -41,9 +41,7 @@ pub use interval::Interval;
 pub use json::boundaries_json;
 pub use proration::{date_diff_with_timezone, days_elapsed, period_days_total, period_ratio};
 
-/// Most periods [`periods_between`] lists: 200 years of weekly periods.
-/// (Belongs in `crate::limits` once that file is open for edits.)
-pub const PERIODS_MAX: usize = 10_440;
+pub use crate::limits::PERIODS_MAX;
 
 /// Which period the reference instant selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
