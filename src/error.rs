@@ -30,6 +30,11 @@ impl ErrorDetails {
             .collect()
     }
 
+    /// Every field with its codes, in insertion order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.0.iter().map(|(f, c)| (f.as_str(), c.as_slice()))
+    }
+
     /// `Ok(())` when empty, else a validation error carrying these details.
     pub fn into_result(self) -> Result<()> {
         if self.is_empty() {
@@ -62,6 +67,14 @@ pub enum Error {
     },
     /// The request is not JSON or not an object (400).
     BadRequest(String),
+    /// Items of a batch failed validation (422, `error_details` keyed by the item's index).
+    Indexed(Vec<(usize, ErrorDetails)>),
+    /// A record the request names does not exist (404, `<resource>_not_found`).
+    NotFound(String),
+    /// The request is not allowed in this state (405, e.g. `no_active_subscription`).
+    NotAllowed(String),
+    /// The feature is not enabled for the organisation (403, e.g. `projected_usage_not_enabled`).
+    Forbidden(String),
 }
 
 /// The engine's result type.
@@ -96,8 +109,11 @@ impl Error {
     /// HTTP status Lago answers with.
     pub fn status(&self) -> u16 {
         match self {
-            Error::Validation(_) | Error::Overflow { .. } => 422,
+            Error::Validation(_) | Error::Overflow { .. } | Error::Indexed(_) => 422,
             Error::BadRequest(_) => 400,
+            Error::NotFound(_) => 404,
+            Error::NotAllowed(_) => 405,
+            Error::Forbidden(_) => 403,
         }
     }
 
@@ -125,7 +141,29 @@ impl Error {
                 "code": "bad_request",
                 "error_details": { "body": [message] },
             }),
+            Error::Indexed(items) => {
+                let details: Map<String, Value> = items
+                    .iter()
+                    .map(|(index, details)| (index.to_string(), details.to_json()))
+                    .collect();
+                json!({
+                    "status": 422,
+                    "error": "Unprocessable Entity",
+                    "code": "validation_errors",
+                    "error_details": details,
+                })
+            }
+            Error::NotFound(code) => json!({"status": 404, "error": "Not Found", "code": code}),
+            Error::NotAllowed(code) => {
+                json!({"status": 405, "error": "Method Not Allowed", "code": code})
+            }
+            Error::Forbidden(code) => json!({"status": 403, "error": "Forbidden", "code": code}),
         }
+    }
+
+    /// Lago's `<resource>_not_found`.
+    pub fn not_found(resource: &str) -> Self {
+        Error::NotFound(format!("{resource}_not_found"))
     }
 }
 
@@ -135,6 +173,12 @@ impl std::fmt::Display for Error {
             Error::Validation(details) => write!(f, "validation_errors: {}", details.to_json()),
             Error::Overflow { field } => write!(f, "value_is_out_of_range: {field}"),
             Error::BadRequest(message) => write!(f, "bad_request: {message}"),
+            Error::Indexed(_) => {
+                write!(f, "validation_errors: {}", self.to_json()["error_details"])
+            }
+            Error::NotFound(code) | Error::NotAllowed(code) | Error::Forbidden(code) => {
+                write!(f, "{code}")
+            }
         }
     }
 }

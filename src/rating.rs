@@ -11,107 +11,16 @@ use crate::charge_models::{
 };
 use crate::error::{Error, ErrorDetails, Result};
 use crate::fees::{self, AppliedPricingUnit, Fee, FeeContext, PricingUnitUsage, TrueUpInput};
+use crate::input::Input;
 use crate::limits::{FILTERS_MAX, PER_EVENT_VALUES_MAX};
 use crate::money::{add, div_or_zero, mul, round_half_up, sum, Currency};
-use crate::number::{decimal_from_json, is_json_integer, ruby_decimal, NumError};
+use crate::number::{decimal_from_json, is_json_integer, ruby_decimal};
 use crate::pay_in_advance::{self, InAdvanceEvent};
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 
 /// The largest integer JavaScript represents exactly; cents beyond it would be silently wrong.
 const JS_SAFE_INTEGER_MAX: i64 = 9_007_199_254_740_991;
-
-/// A request object, with typed readers that name the field in their errors.
-struct Input<'a>(&'a Map<String, Value>);
-
-impl<'a> Input<'a> {
-    fn of(value: &'a Value) -> Result<Self> {
-        value
-            .as_object()
-            .map(Input)
-            .ok_or_else(|| Error::BadRequest("the request must be a JSON object".into()))
-    }
-
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        self.0.get(key).filter(|v| !v.is_null())
-    }
-
-    fn decimal(&self, key: &str) -> Result<Option<Decimal>> {
-        crate::number::optional_decimal(self.get(key), key)
-    }
-
-    fn decimal_or_zero(&self, key: &str) -> Result<Decimal> {
-        Ok(self.decimal(key)?.unwrap_or(Decimal::ZERO))
-    }
-
-    fn required_decimal(&self, key: &str) -> Result<Decimal> {
-        self.decimal(key)?
-            .ok_or_else(|| Error::invalid(key, "value_is_mandatory"))
-    }
-
-    fn decimals(&self, key: &str) -> Result<Option<Vec<Decimal>>> {
-        let Some(value) = self.get(key) else {
-            return Ok(None);
-        };
-        let items = value
-            .as_array()
-            .ok_or_else(|| Error::invalid(key, "invalid_type"))?;
-        if items.len() > PER_EVENT_VALUES_MAX {
-            return Err(Error::invalid(key, "too_many_values"));
-        }
-        items
-            .iter()
-            .map(|item| match decimal_from_json(item) {
-                Ok(number) => Ok(number),
-                Err(NumError::Invalid) => Err(Error::invalid(key, "value_is_invalid")),
-                Err(NumError::OutOfRange) => Err(Error::invalid(key, "value_is_out_of_range")),
-            })
-            .collect::<Result<Vec<_>>>()
-            .map(Some)
-    }
-
-    fn count(&self, key: &str) -> Result<u64> {
-        match self.decimal(key)? {
-            None => Ok(0),
-            Some(n) if n >= Decimal::ZERO && n.fract().is_zero() => {
-                u64::try_from(n).map_err(|_| Error::invalid(key, "value_is_out_of_range"))
-            }
-            Some(_) => Err(Error::invalid(key, "value_is_invalid")),
-        }
-    }
-
-    fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(_) => Err(Error::invalid(key, "invalid_type")),
-        }
-    }
-
-    fn str(&self, key: &str) -> Result<Option<&'a str>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(Error::invalid(key, "invalid_type")),
-        }
-    }
-
-    fn object(&self, key: &str) -> Result<Option<&'a Map<String, Value>>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Object(map)) => Ok(Some(map)),
-            Some(_) => Err(Error::invalid(key, "invalid_type")),
-        }
-    }
-
-    fn array(&self, key: &str) -> Result<Option<&'a Vec<Value>>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Array(items)) => Ok(Some(items)),
-            Some(_) => Err(Error::invalid(key, "invalid_type")),
-        }
-    }
-}
 
 /// A charge as a request describes it: the model, how to compute, and in what currency.
 struct ChargeSpec {
@@ -891,6 +800,35 @@ pub fn validate_charge(request: &Value) -> Result<Value> {
     } else {
         json!({ "valid": false, "error": Error::Validation(errors).to_json() })
     })
+}
+
+/// Every validation error of a plan's charge (properties and charge rules), for the engine.
+pub(crate) fn charge_errors(
+    charge: &Map<String, Value>,
+    aggregation_type: &str,
+    recurring: bool,
+    premium: bool,
+) -> Result<ErrorDetails> {
+    let input = Input(charge);
+    let name = input
+        .str("charge_model")?
+        .ok_or_else(|| Error::invalid("charge_model", "value_is_mandatory"))?;
+    let props = input.object("properties")?.cloned().unwrap_or_default();
+    let ctx = ValidationContext {
+        premium,
+        aggregation_type: Some(aggregation_type.to_string()),
+    };
+    let mut errors = charge_models::validate(name, &props, &ctx);
+    let mut with_metric = charge.clone();
+    with_metric.insert("recurring".into(), Value::Bool(recurring));
+    charge_rules(
+        &Input(&with_metric),
+        name,
+        Some(aggregation_type),
+        premium,
+        &mut errors,
+    )?;
+    Ok(errors)
 }
 
 /// Lago's `Charge` model validations beyond the properties.

@@ -149,6 +149,14 @@ pub fn aggregate(
     call(&input, crate::aggregations::aggregate_json)
 }
 
+/// Lago's projection ratio: days begun (today included) over the days of the period.
+#[wasm_bindgen(js_name = periodRatio, unchecked_return_type = "PeriodRatio")]
+pub fn period_ratio(
+    #[wasm_bindgen(unchecked_param_type = "PeriodRatioInput | string")] input: JsValue,
+) -> Result<JsValue, JsValue> {
+    call(&input, crate::engine::projection::period_ratio_json)
+}
+
 /// Lago's `valid_amount?` (or `valid_positive_amount?` when `positive`).
 #[wasm_bindgen(js_name = isValidAmount)]
 pub fn is_valid_amount(
@@ -176,4 +184,243 @@ pub fn currency(code: &str) -> Result<JsValue, JsValue> {
 #[wasm_bindgen]
 pub fn version() -> String {
     crate::version().to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The usage engine: an organisation in memory.
+// ---------------------------------------------------------------------------------------------
+
+/// `now` from a JS value: an ISO 8601 string or a `Date`.
+fn instant(value: &JsValue, field: &str) -> Result<chrono::DateTime<chrono::Utc>, Error> {
+    let text = match value.dyn_ref::<js_sys::Date>() {
+        Some(date) if date.get_time().is_finite() => date.to_iso_string().as_string(),
+        Some(_) => None,
+        None => value.as_string(),
+    };
+    text.and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .ok_or_else(|| Error::invalid(field, "invalid_date"))
+}
+
+fn answer(result: Result<Value, Error>) -> Result<JsValue, JsValue> {
+    match result {
+        Ok(value) => to_js(&value),
+        Err(error) => Err(to_js_error(&error)),
+    }
+}
+
+/// An organisation's customers, taxes, metrics, plans, subscriptions and events, and Lago's
+/// current, projected and past usage over them. Every input is a plain object (or its JSON text)
+/// with Lago's field names; every `now` is an ISO 8601 string or a `Date`.
+#[wasm_bindgen(js_name = Engine)]
+pub struct JsEngine {
+    inner: crate::engine::Engine,
+}
+
+#[wasm_bindgen(js_class = Engine)]
+impl JsEngine {
+    /// An empty organisation (premium features on), optionally with settings
+    /// (`premium`, `premium_integrations`, `timezone`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "OrganizationInput | string | undefined")]
+        settings: JsValue,
+    ) -> Result<JsEngine, JsValue> {
+        let mut inner = crate::engine::Engine::new();
+        if !settings.is_undefined() && !settings.is_null() {
+            let input = request_json(&settings).map_err(|e| to_js_error(&e))?;
+            inner.configure(&input).map_err(|e| to_js_error(&e))?;
+        }
+        Ok(JsEngine { inner })
+    }
+
+    /// Replaces the organisation's settings.
+    pub fn configure(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "OrganizationInput | string")] input: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        answer(request_json(&input).and_then(|v| self.inner.configure(&v)))
+    }
+
+    /// Creates or updates a customer (`POST /customers`' `customer`).
+    #[wasm_bindgen(js_name = upsertCustomer, unchecked_return_type = "Record<string, unknown>")]
+    pub fn upsert_customer(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "CustomerInput | string")] input: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        answer(request_json(&input).and_then(|v| self.inner.upsert_customer(&v)))
+    }
+
+    /// Creates or updates a tax (`POST /taxes`' `tax`).
+    #[wasm_bindgen(js_name = upsertTax, unchecked_return_type = "Record<string, unknown>")]
+    pub fn upsert_tax(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "TaxInput | string")] input: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        answer(request_json(&input).and_then(|v| self.inner.upsert_tax(&v)))
+    }
+
+    /// Creates or updates a billable metric (`POST /billable_metrics`' `billable_metric`).
+    #[wasm_bindgen(js_name = upsertBillableMetric, unchecked_return_type = "Record<string, unknown>")]
+    pub fn upsert_billable_metric(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "BillableMetricInput | string")] input: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        answer(request_json(&input).and_then(|v| self.inner.upsert_metric(&v)))
+    }
+
+    /// Creates or updates a pricing unit (`{code, name, short_name}`).
+    #[wasm_bindgen(js_name = upsertPricingUnit, unchecked_return_type = "Record<string, unknown>")]
+    pub fn upsert_pricing_unit(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "PricingUnitInput | string")] input: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        answer(request_json(&input).and_then(|v| self.inner.upsert_pricing_unit(&v)))
+    }
+
+    /// Creates or replaces a plan and its charges (`POST /plans`' `plan`).
+    #[wasm_bindgen(js_name = upsertPlan, unchecked_return_type = "Record<string, unknown>")]
+    pub fn upsert_plan(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "PlanInput | string")] input: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        answer(request_json(&input).and_then(|v| self.inner.upsert_plan(&v)))
+    }
+
+    /// Creates or updates a subscription (`POST /subscriptions`' `subscription`).
+    #[wasm_bindgen(js_name = upsertSubscription, unchecked_return_type = "Record<string, unknown>")]
+    pub fn upsert_subscription(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "SubscriptionInput | string")] input: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | Date")] now: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        answer(
+            instant(&now, "now")
+                .and_then(|now| Ok((now, request_json(&input)?)))
+                .and_then(|(now, v)| self.inner.upsert_subscription(&v, now)),
+        )
+    }
+
+    /// Terminates a subscription at `now`.
+    #[wasm_bindgen(js_name = terminateSubscription, unchecked_return_type = "Record<string, unknown>")]
+    pub fn terminate_subscription(
+        &mut self,
+        external_id: &str,
+        #[wasm_bindgen(unchecked_param_type = "string | Date")] now: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        answer(
+            instant(&now, "now")
+                .and_then(|now| self.inner.terminate_subscription(external_id, now)),
+        )
+    }
+
+    /// Deletes a billable metric (closed periods keep their usage).
+    #[wasm_bindgen(js_name = deleteBillableMetric, unchecked_return_type = "Record<string, unknown>")]
+    pub fn delete_billable_metric(&mut self, code: &str) -> Result<JsValue, JsValue> {
+        answer(self.inner.delete_metric(code))
+    }
+
+    /// Deletes a plan no active subscription uses.
+    #[wasm_bindgen(js_name = deletePlan, unchecked_return_type = "Record<string, unknown>")]
+    pub fn delete_plan(&mut self, code: &str) -> Result<JsValue, JsValue> {
+        answer(self.inner.delete_plan(code))
+    }
+
+    /// Deletes a tax.
+    #[wasm_bindgen(js_name = deleteTax, unchecked_return_type = "Record<string, unknown>")]
+    pub fn delete_tax(&mut self, code: &str) -> Result<JsValue, JsValue> {
+        answer(self.inner.delete_tax(code))
+    }
+
+    /// Ingests one event; `now` is its default timestamp. Returns Lago's event JSON.
+    #[wasm_bindgen(js_name = ingestEvent, unchecked_return_type = "Record<string, unknown>")]
+    pub fn ingest_event(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "EventInput | string")] input: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | Date")] now: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        answer(
+            instant(&now, "now")
+                .and_then(|now| Ok((now, request_json(&input)?)))
+                .and_then(|(now, v)| self.inner.ingest_event(&v, now)),
+        )
+    }
+
+    /// Ingests up to 100 events, all or nothing (`POST /events/batch`' `events`).
+    #[wasm_bindgen(js_name = ingestBatch, unchecked_return_type = "Record<string, unknown>[]")]
+    pub fn ingest_batch(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "EventInput[] | string")] input: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | Date")] now: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        answer(
+            instant(&now, "now")
+                .and_then(|now| Ok((now, request_json(&input)?)))
+                .and_then(|(now, v)| self.inner.ingest_batch(&v, now)),
+        )
+    }
+
+    /// Ingests NDJSON text (one event per line) or a JSON array text, parsed inside WASM, all
+    /// or nothing. Returns the number of events stored.
+    #[wasm_bindgen(js_name = ingestBulk)]
+    pub fn ingest_bulk(
+        &mut self,
+        text: &str,
+        #[wasm_bindgen(unchecked_param_type = "string | Date")] now: JsValue,
+    ) -> Result<u32, JsValue> {
+        instant(&now, "now")
+            .and_then(|now| self.inner.ingest_bulk(text, now))
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+            .map_err(|e| to_js_error(&e))
+    }
+
+    /// Number of stored events.
+    #[wasm_bindgen(getter, js_name = eventsCount)]
+    pub fn events_count(&self) -> u32 {
+        u32::try_from(self.inner.events_count()).unwrap_or(u32::MAX)
+    }
+
+    /// `GET /customers/{id}/current_usage`'s body.
+    #[wasm_bindgen(js_name = currentUsage, unchecked_return_type = "CurrentUsageResponse")]
+    pub fn current_usage(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "UsageQuery | string")] query: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        answer(request_json(&query).and_then(|v| self.inner.current_usage(&v)))
+    }
+
+    /// `GET /customers/{id}/projected_usage`'s body.
+    #[wasm_bindgen(js_name = projectedUsage, unchecked_return_type = "ProjectedUsageResponse")]
+    pub fn projected_usage(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "UsageQuery | string")] query: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        answer(request_json(&query).and_then(|v| self.inner.projected_usage(&v)))
+    }
+
+    /// `GET /customers/{id}/past_usage`'s body.
+    #[wasm_bindgen(js_name = pastUsage, unchecked_return_type = "PastUsageResponse")]
+    pub fn past_usage(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "PastUsageQuery | string")] query: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        answer(request_json(&query).and_then(|v| self.inner.past_usage(&v)))
+    }
+
+    /// The whole state as JSON (`Engine.import` reads it back).
+    #[wasm_bindgen(js_name = export, unchecked_return_type = "EngineState")]
+    pub fn export_state(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.inner.export())
+    }
+
+    /// An engine from an export.
+    #[wasm_bindgen(js_name = import)]
+    pub fn import_state(
+        #[wasm_bindgen(unchecked_param_type = "EngineState | string")] state: JsValue,
+    ) -> Result<JsEngine, JsValue> {
+        request_json(&state)
+            .and_then(|v| crate::engine::Engine::import(&v))
+            .map(|inner| JsEngine { inner })
+            .map_err(|e| to_js_error(&e))
+    }
 }

@@ -227,7 +227,7 @@ fn filter_list(value: Option<&Value>, field: &str) -> Result<Vec<FilterValues>> 
 // Inputs
 // --------------------------------------------------------------------------------------------
 
-fn metric(input: &Map<String, Value>) -> Result<BillableMetric> {
+pub(crate) fn metric(input: &Map<String, Value>) -> Result<BillableMetric> {
     let name = input
         .get("aggregation_type")
         .and_then(Value::as_str)

@@ -34,7 +34,7 @@
 pub mod count;
 pub mod filters;
 pub mod in_advance;
-mod json;
+pub(crate) mod json;
 pub mod latest;
 pub mod max;
 pub mod pg;
@@ -490,7 +490,7 @@ fn uniq_keys(grouped_by: &[String], presentation_by: &[String]) -> Vec<String> {
 }
 
 /// `ApplyRoundingService` on the aggregation, the full units and the current-usage units.
-fn apply_rounding(result: &mut AggregationResult, rounding: Rounding) -> Result<()> {
+pub(crate) fn apply_rounding(result: &mut AggregationResult, rounding: Rounding) -> Result<()> {
     result.aggregation = rounding.apply(result.aggregation)?;
     if let Some(units) = result.full_units_number {
         result.full_units_number = Some(rounding.apply(units)?);

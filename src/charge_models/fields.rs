@@ -132,3 +132,16 @@ pub fn pricing_group_keys(props: &Properties) -> Vec<String> {
         .or_else(|| pick("grouped_by"))
         .unwrap_or_default()
 }
+
+/// The keys of `presentation_group_keys` (`[{"value": "region"}]`), informational breakdowns.
+pub fn presentation_keys(props: &Properties) -> Vec<String> {
+    match props.get("presentation_group_keys") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|item| item.get("value").and_then(Value::as_str))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}

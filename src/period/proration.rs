@@ -35,7 +35,9 @@ const DAY_MICROS: i64 = 86_400_000_000;
 /// `Utils::Datetime.date_diff_with_timezone`). Negative when `to` is before `from`.
 pub fn date_diff_with_timezone(from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> Result<i64> {
     let mut to = to;
-    if to.num_seconds_from_midnight() == 0 && to.nanosecond() == 0 {
+    // `to == to.beginning_of_day` on the customer's wall clock (local midnight).
+    let local = to.with_timezone(&tz);
+    if local.num_seconds_from_midnight() == 0 && local.nanosecond() == 0 {
         to = to
             .checked_add_signed(TimeDelta::seconds(1))
             .ok_or_else(out_of_range)?;

@@ -68,9 +68,48 @@ test('plain Node ESM imports the installed package without calling init', { time
   assert.deepEqual(JSON.parse(out.trim()), { version: cargoVersion });
 });
 
+// The Engine's declared input and output types, used the way a consumer would; the
+// `@ts-expect-error` lines fail the check if a type degrades to `any` or loses a field.
+const engineCheck = `
+import { Engine } from 'usage-calc';
+import type { PlanInput, EventInput, UsageQuery, CurrentUsageResponse, ProjectedUsageResponse,
+  PastUsageResponse, EngineState } from 'usage-calc';
+const engine = new Engine({ timezone: 'UTC' });
+engine.upsertTax({ code: 'vat', rate: '20', applied_to_organization: true });
+engine.upsertBillableMetric({ code: 'gb', aggregation_type: 'sum_agg', field_name: 'gb' });
+const plan: PlanInput = { code: 'p', interval: 'monthly', amount_currency: 'EUR', charges: [
+  { billable_metric_code: 'gb', charge_model: 'standard', properties: { amount: '0.5' } }] };
+engine.upsertPlan(plan);
+engine.upsertSubscription({ external_id: 's', external_customer_id: 'c', plan_code: 'p' }, new Date());
+const event: EventInput = { transaction_id: 't', external_subscription_id: 's', code: 'gb', timestamp: 1749945600, properties: { gb: 3 } };
+engine.ingestEvent(event, '2025-06-15T00:00:00Z');
+engine.ingestBatch([event], new Date());
+const stored: number = engine.ingestBulk('{}', new Date()) + engine.eventsCount;
+const query: UsageQuery = { external_customer_id: 'c', external_subscription_id: 's', now: '2025-06-15T00:00:00Z', group: { region: ['eu'] } };
+const current: CurrentUsageResponse = engine.currentUsage(query);
+const cents: number = current.customer_usage.charges_usage[0].filters[0].amount_cents;
+const values: Record<string, string[]> | null = current.customer_usage.charges_usage[0].filters[0].values;
+const projected: ProjectedUsageResponse = engine.projectedUsage(query);
+const projectedUnits: string = projected.customer_projected_usage.charges_usage[0].projected_units;
+const past: PastUsageResponse = engine.pastUsage({ external_subscription_id: 's', now: new Date(), per_page: 2 });
+const next: number | null = past.meta.next_page;
+const state: EngineState = engine.export();
+const again: Engine = Engine.import(state);
+// @ts-expect-error amount_cents is a number
+const wrong: string = current.customer_usage.amount_cents;
+// @ts-expect-error projected lines have no total_aggregated_units
+projected.customer_projected_usage.charges_usage[0].total_aggregated_units;
+// @ts-expect-error the format is a literal
+const badState: EngineState = { ...state, format: 'other' };
+// @ts-expect-error a usage query needs now
+engine.currentUsage({ external_customer_id: 'c', external_subscription_id: 's' });
+export { stored, cents, values, projectedUnits, next, again, wrong, badState };
+`;
+
 test('the package types resolve under tsc --strict, module nodenext', { timeout: 120_000 }, () => {
   writeFileSync(join(app, 'check.ts'),
-    "import { version } from 'usage-calc';\nconst v: string = version();\nexport const major: number = Number(v.split('.')[0]);\n");
+    "import { version } from 'usage-calc';\nconst v: string = version();\nexport const major: number = Number(v.split('.')[0]);\n"
+    + engineCheck);
   const tsc = join(root, 'node_modules', '.bin', 'tsc');
   assert.ok(existsSync(tsc), 'node_modules/.bin/tsc missing: run `bash scripts/setup.sh`');
   run(tsc, ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', 'check.ts'],

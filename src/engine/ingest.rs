@@ -1,0 +1,938 @@
+//! Lago events in: one event (`POST /events`), a batch (`POST /events/batch`) and bulk text
+//! (NDJSON or a JSON array) parsed into [`Event`]s, with Lago's validation codes. No storage and
+//! no deduplication against a store here: only duplicates inside one request are caught.
+//!
+//! ## Rules (Lago's `Events::CreateService`, `Event` model, Postgres store)
+//!
+//! | field                        | accepted                                   | error                        |
+//! |------------------------------|--------------------------------------------|------------------------------|
+//! | `transaction_id`, `code`     | string, or a number by its JSON text       | blank: `value_is_mandatory`; other types: `value_is_invalid` |
+//! | `external_subscription_id`   | string or number text; missing/null → `""` | other types: `value_is_invalid` |
+//! | `timestamp`                  | Unix seconds (number or numeric string); missing/null → `now` | `invalid_format` |
+//! | `properties`                 | object; missing/null → `{}`                | other types: `value_is_invalid` |
+//! | `precise_total_amount_cents` | decimal string or number; null/blank → none | `value_is_invalid`, `value_is_out_of_range` |
+//!
+//! All errors of one event are reported together, in the order of the table.
+//!
+//! Decisions where Lago leaves room:
+//! * "Blank" is Rails' `blank?`: empty or only whitespace (`" "` is `value_is_mandatory`).
+//! * `precise_total_amount_cents` that is a blank string is no amount (Rails casts `""` to nil).
+//! * Timestamps are read from their decimal text, never through `f64`: digits with an optional
+//!   fraction and an optional exponent (`1.7e9`, as a JSON number or in a string, is exactly
+//!   1700000000; Ruby's `BigDecimal` reads the same text), surrounding spaces allowed in strings.
+//!   They are kept to the microsecond, the 7th fraction digit rounding half away from zero
+//!   (Postgres' `timestamp(6)`). Only years 0000–9999 are accepted, so that every stored instant
+//!   prints as a four-digit ISO 8601 year; anything else is `invalid_format`.
+//! * The in-request duplicate key is `(external_subscription_id, transaction_id)` with a missing
+//!   subscription stored as `""`, so two such events with one `transaction_id` are duplicates
+//!   (Lago's unique index would let two NULL subscriptions through; such events are never
+//!   aggregated either way). An item with other errors still claims its key.
+//!
+//! ## Speed
+//!
+//! Bulk lines are read straight into [`RawEvent`] (strings borrowed from the text, properties
+//! built as the final map) without an intermediate `Value` per line; the duplicate set holds
+//! borrowed keys, so a typical line costs the event's own allocations and little more.
+
+use crate::aggregations::EVENTS_MAX;
+use crate::domain::event::Event;
+use crate::error::{Error, ErrorDetails, Result};
+use crate::limits::REQUEST_BYTES_MAX;
+use crate::number::{parse_decimal_str, ruby_decimal, NumError};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+use std::hash::{DefaultHasher, Hasher};
+
+/// Lago's default batch size (LAGO_EVENTS_BATCH_MAX_LENGTH).
+pub const BATCH_MAX: usize = 100;
+
+/// Bad items one bulk error lists: enough to fix a file, small enough to print (the bulk text
+/// stops being read once that many are found).
+const BULK_ERRORS_MAX: usize = 1_000;
+
+/// Earliest accepted instant, 0000-01-01T00:00:00Z, in Unix microseconds.
+const MICROS_MIN: i64 = -62_167_219_200_000_000;
+/// Latest accepted instant, 9999-12-31T23:59:59.999999Z, in Unix microseconds.
+const MICROS_MAX: i64 = 253_402_300_799_999_999;
+/// Integer digits of the latest accepted Unix second (253402300799): more is out of range.
+const SECONDS_DIGITS_MAX: i64 = 12;
+
+/// serde_json (`arbitrary_precision`) hands a number to a visitor as a one-entry map under this
+/// key, its value the number's text. Pinned with serde_json's exact version in Cargo.toml.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+/// One event object as Lago's POST /events takes it (the inner `event` object). `now` is the default timestamp.
+pub fn parse_event(value: &Value, now: DateTime<Utc>) -> Result<Event> {
+    let object = value
+        .as_object()
+        .ok_or_else(|| Error::BadRequest("the event must be a JSON object".to_string()))?;
+    validate(RawEvent::from_map(object), now).map_err(|(details, _)| Error::Validation(details))
+}
+
+/// A batch (the inner `events` array value): all-or-nothing. Empty → Error::invalid("events","no_events");
+/// more than `max` → Error::invalid("events","too_many_events"); not an array → Error::invalid("events","invalid_type");
+/// any bad item → Error::Indexed with every bad item's index and its details; duplicate (external_subscription_id, transaction_id)
+/// pairs INSIDE the batch → the later occurrence gets {"transaction_id": ["value_already_exist"]} at its index.
+pub fn parse_batch(value: &Value, now: DateTime<Utc>, max: usize) -> Result<Vec<Event>> {
+    let items = value
+        .as_array()
+        .ok_or_else(|| Error::invalid("events", "invalid_type"))?;
+    if items.is_empty() {
+        return Err(Error::invalid("events", "no_events"));
+    }
+    if items.len() > max {
+        return Err(Error::invalid("events", "too_many_events"));
+    }
+    if items.len() > EVENTS_MAX {
+        return Err(Error::invalid("events", "too_many_events"));
+    }
+    let mut collector = Collector::new(now, items.len());
+    for item in items {
+        let item = match item {
+            Value::Object(object) => Item::Event(RawEvent::from_map(object)),
+            _ => Item::NotObject,
+        };
+        collector.push(item);
+    }
+    collector.finish(usize::MAX)
+}
+
+/// Bulk text for large volumes: NDJSON (one event object per line; blank lines skipped) or, if the first non-blank
+/// char is '[', a JSON array of event objects. No size cap besides crate::limits::REQUEST_BYTES_MAX on the text
+/// (→ Error::BadRequest) and aggregations::EVENTS_MAX events. Errors are Error::Indexed keyed by the 0-based index
+/// of the event (its position among non-blank lines); a line that is not valid JSON → {"event": ["invalid_json"]} at
+/// its index; duplicates inside the text as in parse_batch. All-or-nothing.
+///
+/// Also: text without any event is `{"events": ["no_events"]}`, more than `EVENTS_MAX` events is
+/// `{"events": ["too_many_events"]}`, an array that is not valid JSON as a whole is a
+/// `BadRequest`, and the error lists at most the first 1,000 bad events (reading stops there).
+pub fn parse_bulk(text: &str, now: DateTime<Utc>) -> Result<Vec<Event>> {
+    if text.len() > REQUEST_BYTES_MAX {
+        return Err(Error::BadRequest(format!(
+            "the events text is longer than {REQUEST_BYTES_MAX} bytes"
+        )));
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim_ascii_start().starts_with('[') {
+        // A typical event is ~150 bytes; the guess only sizes the first allocation.
+        let mut collector = Collector::new(now, (text.len() / 128).min(EVENTS_MAX));
+        read_array(text, &mut collector)?;
+        collector.end()
+    } else {
+        let lines = text.bytes().filter(|&b| b == b'\n').count() + 1;
+        let mut collector = Collector::new(now, lines.min(EVENTS_MAX));
+        read_lines(text, &mut collector);
+        collector.end()
+    }
+}
+
+/// Lago's event JSON (V1::EventSerializer) of a stored event:
+/// {lago_id, transaction_id, lago_customer_id: null, code, timestamp (ISO 8601 UTC with milliseconds, e.g. "2025-06-15T10:00:00.123Z"),
+///  precise_total_amount_cents (string via crate::number::ruby_decimal, or null), properties, lago_subscription_id, external_subscription_id, created_at}
+///
+/// `timestamp` keeps milliseconds, truncated (Ruby's `iso8601(3)`); `created_at` is whole seconds
+/// (Ruby's `iso8601`). An event stored without a subscription (`""`) prints
+/// `external_subscription_id: null`, as Lago prints its NULL column.
+pub fn event_json(
+    event: &Event,
+    lago_id: &str,
+    lago_subscription_id: Option<&str>,
+    created_at: DateTime<Utc>,
+) -> Value {
+    let external_subscription_id =
+        Some(event.external_subscription_id.as_str()).filter(|id| !id.is_empty());
+    json!({
+        "lago_id": lago_id,
+        "transaction_id": event.transaction_id,
+        "lago_customer_id": null,
+        "code": event.code,
+        "timestamp": event.timestamp.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        "precise_total_amount_cents": event.precise_total_amount_cents.map(ruby_decimal),
+        "properties": event.properties,
+        "lago_subscription_id": lago_subscription_id,
+        "external_subscription_id": external_subscription_id,
+        "created_at": created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    })
+}
+
+// --------------------------------------------------------------------------------------------
+// Raw shapes: what the JSON held, before any rule
+// --------------------------------------------------------------------------------------------
+
+/// One field as it came, borrowing from the input where it can.
+#[derive(Debug, Default)]
+enum Raw<'a> {
+    /// The key is absent.
+    #[default]
+    Missing,
+    /// JSON `null`.
+    Null,
+    /// A JSON string.
+    Text(Cow<'a, str>),
+    /// A JSON number, by its exact text.
+    Number(Cow<'a, str>),
+    /// A boolean, array or object.
+    Other,
+}
+
+/// `properties` as it came.
+#[derive(Debug, Default)]
+enum RawProperties<'a> {
+    #[default]
+    Missing,
+    Null,
+    Object(Cow<'a, Map<String, Value>>),
+    Other,
+}
+
+/// The fields of one event object that Lago reads; other keys are ignored.
+#[derive(Debug, Default)]
+struct RawEvent<'a> {
+    transaction_id: Raw<'a>,
+    external_subscription_id: Raw<'a>,
+    code: Raw<'a>,
+    timestamp: Raw<'a>,
+    properties: RawProperties<'a>,
+    precise_total_amount_cents: Raw<'a>,
+}
+
+/// One item of a batch or bulk text.
+// Items are consumed one at a time; boxing the event would add an allocation per event.
+#[allow(clippy::large_enum_variant)]
+enum Item<'a> {
+    Event(RawEvent<'a>),
+    /// Valid JSON, but not an object.
+    NotObject,
+}
+
+impl<'a> Raw<'a> {
+    fn from_value(value: Option<&'a Value>) -> Self {
+        match value {
+            None => Raw::Missing,
+            Some(Value::Null) => Raw::Null,
+            Some(Value::String(text)) => Raw::Text(Cow::Borrowed(text)),
+            Some(Value::Number(number)) => Raw::Number(Cow::Borrowed(number.as_str())),
+            Some(_) => Raw::Other,
+        }
+    }
+}
+
+impl<'a> RawProperties<'a> {
+    fn from_value(value: Option<&'a Value>) -> Self {
+        match value {
+            None => RawProperties::Missing,
+            Some(Value::Null) => RawProperties::Null,
+            Some(Value::Object(map)) => RawProperties::Object(Cow::Borrowed(map)),
+            Some(_) => RawProperties::Other,
+        }
+    }
+
+    fn from_owned(value: Value) -> Self {
+        match value {
+            Value::Null => RawProperties::Null,
+            Value::Object(map) => RawProperties::Object(Cow::Owned(map)),
+            _ => RawProperties::Other,
+        }
+    }
+}
+
+impl<'a> RawEvent<'a> {
+    fn from_map(object: &'a Map<String, Value>) -> Self {
+        RawEvent {
+            transaction_id: Raw::from_value(object.get("transaction_id")),
+            external_subscription_id: Raw::from_value(object.get("external_subscription_id")),
+            code: Raw::from_value(object.get("code")),
+            timestamp: Raw::from_value(object.get("timestamp")),
+            properties: RawProperties::from_value(object.get("properties")),
+            precise_total_amount_cents: Raw::from_value(object.get("precise_total_amount_cents")),
+        }
+    }
+}
+
+// --------------------------------------------------------------------------------------------
+// Validation: raw fields → Event, or every error of the event
+// --------------------------------------------------------------------------------------------
+
+/// `(external_subscription_id, transaction_id)`: the duplicate key.
+type Key<'a> = (Cow<'a, str>, Cow<'a, str>);
+
+/// A failed event: its errors, and its key when both ids are valid (it still claims the key).
+type Failure<'a> = (ErrorDetails, Option<Key<'a>>);
+
+/// Applies every rule to one event (duplicates are the collector's business).
+fn validate(raw: RawEvent<'_>, now: DateTime<Utc>) -> std::result::Result<Event, Failure<'_>> {
+    let transaction_id = required_text(raw.transaction_id);
+    let external_subscription_id = optional_text(raw.external_subscription_id);
+    let code = required_text(raw.code);
+    let timestamp = event_timestamp(&raw.timestamp, now);
+    let properties = match raw.properties {
+        RawProperties::Missing | RawProperties::Null => Ok(Cow::Owned(Map::new())),
+        RawProperties::Object(map) => Ok(map),
+        RawProperties::Other => Err("value_is_invalid"),
+    };
+    let precise_total_amount_cents = amount_cents(&raw.precise_total_amount_cents);
+    match (
+        transaction_id,
+        external_subscription_id,
+        code,
+        timestamp,
+        properties,
+        precise_total_amount_cents,
+    ) {
+        (
+            Ok(transaction_id),
+            Ok(subscription),
+            Ok(code),
+            Ok(timestamp),
+            Ok(properties),
+            Ok(cents),
+        ) => Ok(Event {
+            transaction_id: transaction_id.into_owned(),
+            external_subscription_id: subscription.into_owned(),
+            code: code.into_owned(),
+            timestamp,
+            properties: properties.into_owned(),
+            precise_total_amount_cents: cents,
+        }),
+        (transaction_id, subscription, code, timestamp, properties, cents) => {
+            let mut details = ErrorDetails::default();
+            let checks = [
+                ("transaction_id", transaction_id.as_ref().err()),
+                ("external_subscription_id", subscription.as_ref().err()),
+                ("code", code.as_ref().err()),
+                ("timestamp", timestamp.as_ref().err()),
+                ("properties", properties.as_ref().err()),
+                ("precise_total_amount_cents", cents.as_ref().err()),
+            ];
+            for (field, error) in checks {
+                if let Some(error) = error {
+                    details.add(field, error);
+                }
+            }
+            Err((details, subscription.ok().zip(transaction_id.ok())))
+        }
+    }
+}
+
+/// A Lago error code; every rule answers with one.
+type Check<T> = std::result::Result<T, &'static str>;
+
+/// Rails' `blank?` on a string: empty or whitespace only.
+fn is_blank(text: &str) -> bool {
+    text.trim().is_empty()
+}
+
+/// `transaction_id`, `code`: present, not blank, a string or a number's text.
+fn required_text(raw: Raw<'_>) -> Check<Cow<'_, str>> {
+    match raw {
+        Raw::Missing | Raw::Null => Err("value_is_mandatory"),
+        Raw::Text(text) if is_blank(&text) => Err("value_is_mandatory"),
+        Raw::Text(text) | Raw::Number(text) => Ok(text),
+        Raw::Other => Err("value_is_invalid"),
+    }
+}
+
+/// `external_subscription_id`: not validated by Lago; missing is stored as `""`.
+fn optional_text(raw: Raw<'_>) -> Check<Cow<'_, str>> {
+    match raw {
+        Raw::Missing | Raw::Null => Ok(Cow::Borrowed("")),
+        Raw::Text(text) | Raw::Number(text) => Ok(text),
+        Raw::Other => Err("value_is_invalid"),
+    }
+}
+
+/// `timestamp`: Unix seconds as a number or numeric string; missing or null is `now`.
+fn event_timestamp(raw: &Raw<'_>, now: DateTime<Utc>) -> Check<DateTime<Utc>> {
+    match raw {
+        Raw::Missing | Raw::Null => Ok(now),
+        Raw::Text(text) | Raw::Number(text) => instant_from_seconds(text).ok_or("invalid_format"),
+        Raw::Other => Err("invalid_format"),
+    }
+}
+
+/// `precise_total_amount_cents`: a decimal; null or a blank string is none.
+fn amount_cents(raw: &Raw<'_>) -> Check<Option<Decimal>> {
+    let text = match raw {
+        Raw::Missing | Raw::Null => return Ok(None),
+        Raw::Text(text) if is_blank(text) => return Ok(None),
+        Raw::Text(text) | Raw::Number(text) => text,
+        Raw::Other => return Err("value_is_invalid"),
+    };
+    match parse_decimal_str(text) {
+        Ok(cents) => Ok(Some(cents)),
+        Err(NumError::Invalid) => Err("value_is_invalid"),
+        Err(NumError::OutOfRange) => Err("value_is_out_of_range"),
+    }
+}
+
+/// Unix seconds written as decimal text (`-12`, `1700000000.1234565`, `1.7e9`) → the instant,
+/// to the microsecond, or `None` when it is not such text or falls outside years 0000–9999.
+///
+/// Exact on the digits (no float, no `Decimal` precision limit): the value is `0.d₀d₁d₂… ×
+/// 10^point`, so whole microseconds are the first `point + 6` digits and the next digit rounds.
+fn instant_from_seconds(text: &str) -> Option<DateTime<Utc>> {
+    let (negative, unsigned) = split_sign(text.trim().as_bytes());
+    let (mantissa, exponent) = match unsigned.iter().position(|&b| b == b'e' || b == b'E') {
+        Some(at) => {
+            let (mantissa, rest) = unsigned.split_at(at);
+            (mantissa, Some(rest.get(1..)?))
+        }
+        None => (unsigned, None),
+    };
+    let (whole, fraction) = match mantissa.iter().position(|&b| b == b'.') {
+        Some(at) => {
+            let (whole, rest) = mantissa.split_at(at);
+            (whole, rest.get(1..)?)
+        }
+        None => (mantissa, &[][..]),
+    };
+    if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction) {
+        return None;
+    }
+    let exponent = match exponent {
+        None => 0,
+        Some(exponent) => exponent_value(exponent)?,
+    };
+    let digits = whole.iter().chain(fraction).map(|&b| i64::from(b - b'0'));
+    let leading_zeros = digits.clone().take_while(|&d| d == 0).count();
+    if leading_zeros == whole.len() + fraction.len() {
+        return DateTime::from_timestamp_micros(0); // zero, whatever the exponent
+    }
+    // Lengths are bounded by the text (≤ REQUEST_BYTES_MAX), far from i64's range.
+    let whole_len = i64::try_from(whole.len()).ok()?;
+    let zeros = i64::try_from(leading_zeros).ok()?;
+    let point = whole_len.saturating_add(exponent).saturating_sub(zeros);
+    if point > SECONDS_DIGITS_MAX {
+        return None;
+    }
+    let mut significant = digits.skip(leading_zeros);
+    let mut micros: i64 = 0;
+    if point >= -6 {
+        // point + 6 ≤ 18 digits: below 10^18, no overflow.
+        for _ in 0..point + 6 {
+            micros = micros * 10 + significant.next().unwrap_or(0);
+        }
+        if significant.next().unwrap_or(0) >= 5 {
+            micros += 1;
+        }
+    }
+    let micros = if negative { -micros } else { micros };
+    if !(MICROS_MIN..=MICROS_MAX).contains(&micros) {
+        return None;
+    }
+    DateTime::from_timestamp_micros(micros)
+}
+
+/// An optional leading sign.
+fn split_sign(text: &[u8]) -> (bool, &[u8]) {
+    match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, text),
+    }
+}
+
+fn all_digits(text: &[u8]) -> bool {
+    text.iter().all(u8::is_ascii_digit)
+}
+
+/// An exponent's value (`+9`, `-3`, `12`); one too large to matter saturates (a huge negative
+/// exponent leaves zero seconds, a huge positive one is out of range either way).
+fn exponent_value(text: &[u8]) -> Option<i64> {
+    let (negative, digits) = split_sign(text);
+    if digits.is_empty() || !all_digits(digits) {
+        return None;
+    }
+    let mut magnitude: i64 = 0;
+    for &digit in digits {
+        magnitude = magnitude
+            .saturating_mul(10)
+            .saturating_add(i64::from(digit - b'0'))
+            .min(i64::MAX / 2);
+    }
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+// --------------------------------------------------------------------------------------------
+// Collecting a batch: all-or-nothing, every bad item listed
+// --------------------------------------------------------------------------------------------
+
+/// Reads the items of one request in order: all-or-nothing, every bad item listed.
+///
+/// Duplicates are found at the end, without a hash set over the keys: each keyed item leaves a
+/// 16-byte `(fingerprint, index)` written in sequence, one sort brings equal fingerprints
+/// together, and only those are compared by their keys (from the events, or from the few
+/// failed items). Random probes into a large set cost more than the sort at bulk sizes.
+struct Collector<'a> {
+    now: DateTime<Utc>,
+    /// The valid events, in order (kept after a failure too: duplicates are checked on them).
+    events: Vec<Event>,
+    /// The failed items, by ascending index.
+    errors: Vec<(usize, ErrorDetails)>,
+    /// Keys of failed items that have one, by ascending index.
+    failed_keys: Vec<(usize, Key<'a>)>,
+    /// `(fingerprint of the key, index)` of every keyed item.
+    fingerprints: Vec<(u64, u32)>,
+    /// Items pushed so far (the next item's index).
+    count: usize,
+    /// Set when reading must stop early: the error to return.
+    stop: Option<Error>,
+}
+
+impl<'a> Collector<'a> {
+    fn new(now: DateTime<Utc>, capacity: usize) -> Self {
+        Collector {
+            now,
+            events: Vec::with_capacity(capacity),
+            errors: Vec::new(),
+            failed_keys: Vec::new(),
+            fingerprints: Vec::with_capacity(capacity),
+            count: 0,
+            stop: None,
+        }
+    }
+
+    fn push(&mut self, item: Item<'a>) {
+        let outcome = match item {
+            Item::Event(raw) => validate(raw, self.now),
+            Item::NotObject => Err((single("event", "invalid_type"), None)),
+        };
+        self.record(outcome);
+    }
+
+    /// A bulk line that is not JSON.
+    fn push_invalid_json(&mut self) {
+        self.record(Err((single("event", "invalid_json"), None)));
+    }
+
+    fn record(&mut self, outcome: std::result::Result<Event, Failure<'a>>) {
+        let index = self.count;
+        self.count += 1;
+        // Callers stop at EVENTS_MAX (< u32::MAX) items; past it the key is not needed.
+        let Ok(position) = u32::try_from(index) else {
+            self.stop = Some(Error::invalid("events", "too_many_events"));
+            return;
+        };
+        match outcome {
+            Ok(event) => {
+                let key = fingerprint(&event.external_subscription_id, &event.transaction_id);
+                self.fingerprints.push((key, position));
+                self.events.push(event);
+            }
+            Err((details, key)) => {
+                if let Some((subscription, transaction)) = key {
+                    self.fingerprints
+                        .push((fingerprint(&subscription, &transaction), position));
+                    self.failed_keys.push((index, (subscription, transaction)));
+                }
+                self.errors.push((index, details));
+            }
+        }
+    }
+
+    /// True when reading must stop: too many events, or enough errors to report.
+    fn full(&mut self) -> bool {
+        if self.count > EVENTS_MAX {
+            self.stop = Some(Error::invalid("events", "too_many_events"));
+        } else if self.errors.len() >= BULK_ERRORS_MAX {
+            self.stop = Some(Error::Indexed(self.merged_errors(BULK_ERRORS_MAX)));
+        }
+        self.stop.is_some()
+    }
+
+    /// The end of a bulk text: an early stop, no events at all, or the outcome.
+    fn end(mut self) -> Result<Vec<Event>> {
+        if let Some(error) = self.stop.take() {
+            return Err(error);
+        }
+        if self.count == 0 {
+            return Err(Error::invalid("events", "no_events"));
+        }
+        self.finish(BULK_ERRORS_MAX)
+    }
+
+    /// The events, or the first `errors_max` bad items (duplicates included).
+    fn finish(mut self, errors_max: usize) -> Result<Vec<Event>> {
+        let errors = self.merged_errors(errors_max);
+        if errors.is_empty() {
+            Ok(self.events)
+        } else {
+            Err(Error::Indexed(errors))
+        }
+    }
+
+    /// The failed items and the later occurrences of a key, by index; a duplicate's
+    /// `value_already_exist` goes first (its `transaction_id` is valid, so it has no other).
+    fn merged_errors(&mut self, errors_max: usize) -> Vec<(usize, ErrorDetails)> {
+        let duplicates = self.duplicates();
+        let mut failed = std::mem::take(&mut self.errors).into_iter().peekable();
+        let mut duplicates = duplicates.into_iter().peekable();
+        let mut merged = Vec::new();
+        while merged.len() < errors_max {
+            let next = match (failed.peek(), duplicates.peek()) {
+                (None, None) => break,
+                (Some((index, _)), Some(duplicate)) if index == duplicate => {
+                    duplicates.next();
+                    failed
+                        .next()
+                        .map(|(index, details)| (index, duplicate_first(&details)))
+                }
+                (Some((index, _)), Some(duplicate)) if duplicate < index => duplicates
+                    .next()
+                    .map(|index| (index, single("transaction_id", "value_already_exist"))),
+                (Some(_), _) => failed.next(),
+                (None, Some(_)) => duplicates
+                    .next()
+                    .map(|index| (index, single("transaction_id", "value_already_exist"))),
+            };
+            merged.extend(next);
+        }
+        merged
+    }
+
+    /// Indexes of items whose key an earlier item already has, ascending.
+    fn duplicates(&mut self) -> Vec<usize> {
+        self.fingerprints.sort_unstable();
+        let mut found = Vec::new();
+        for run in self.fingerprints.chunk_by(|a, b| a.0 == b.0) {
+            if run.len() < 2 {
+                continue;
+            }
+            // Sorted by index within the run: the first holder of each key is kept.
+            let mut holders: Vec<(&str, &str)> = Vec::new();
+            for &(_, index) in run {
+                let index = index as usize;
+                let Some(key) = self.key_of(index) else {
+                    continue;
+                };
+                if holders.contains(&key) {
+                    found.push(index);
+                } else {
+                    holders.push(key);
+                }
+            }
+        }
+        found.sort_unstable();
+        found
+    }
+
+    /// The key of a keyed item: a failed item's own, or its event's (events skip failed items).
+    fn key_of(&self, index: usize) -> Option<(&str, &str)> {
+        if let Ok(at) = self.failed_keys.binary_search_by_key(&index, |(i, _)| *i) {
+            let (_, (subscription, transaction)) = self.failed_keys.get(at)?;
+            return Some((subscription, transaction));
+        }
+        let failed_before = self.errors.partition_point(|(i, _)| *i < index);
+        let event = self.events.get(index.checked_sub(failed_before)?)?;
+        Some((&event.external_subscription_id, &event.transaction_id))
+    }
+}
+
+/// 64 bits of SipHash (fixed keys: deterministic) over the key; `0xff` never occurs in UTF-8.
+fn fingerprint(subscription: &str, transaction: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    hasher.write(subscription.as_bytes());
+    hasher.write_u8(0xff);
+    hasher.write(transaction.as_bytes());
+    hasher.finish()
+}
+
+/// `details` with `{"transaction_id": ["value_already_exist"]}` in front.
+fn duplicate_first(details: &ErrorDetails) -> ErrorDetails {
+    let mut out = single("transaction_id", "value_already_exist");
+    if let Value::Object(fields) = details.to_json() {
+        for (field, codes) in &fields {
+            for code in codes.as_array().into_iter().flatten() {
+                out.add(field, code.as_str().unwrap_or_default());
+            }
+        }
+    }
+    out
+}
+
+fn single(field: &str, code: &str) -> ErrorDetails {
+    let mut details = ErrorDetails::default();
+    details.add(field, code);
+    details
+}
+
+/// NDJSON: one event per non-blank line.
+fn read_lines<'a>(text: &'a str, collector: &mut Collector<'a>) {
+    for line in text.split('\n') {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            continue;
+        }
+        let mut deserializer = serde_json::Deserializer::from_str(line);
+        match Item::deserialize(&mut deserializer).and_then(|item| {
+            deserializer.end()?;
+            Ok(item)
+        }) {
+            Ok(item) => collector.push(item),
+            Err(_) => collector.push_invalid_json(),
+        }
+        if collector.full() {
+            return;
+        }
+    }
+}
+
+/// A JSON array of events, read element by element (no `Value` for the whole text).
+fn read_array<'a>(text: &'a str, collector: &mut Collector<'a>) -> Result<()> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let read = ArraySeed(collector)
+        .deserialize(&mut deserializer)
+        .and_then(|()| deserializer.end());
+    match read {
+        Ok(()) => Ok(()),
+        Err(_) if collector.stop.is_some() => Ok(()),
+        Err(error) => Err(Error::BadRequest(format!("invalid JSON: {error}"))),
+    }
+}
+
+struct ArraySeed<'c, 'a>(&'c mut Collector<'a>);
+
+impl<'a> DeserializeSeed<'a> for ArraySeed<'_, 'a> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'a>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'a> Visitor<'a> for ArraySeed<'_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of events")
+    }
+
+    fn visit_seq<S: SeqAccess<'a>>(self, mut seq: S) -> std::result::Result<(), S::Error> {
+        while let Some(item) = seq.next_element::<Item<'a>>()? {
+            self.0.push(item);
+            if self.0.full() {
+                return Err(de::Error::custom("stopped"));
+            }
+        }
+        Ok(())
+    }
+}
+
+// --------------------------------------------------------------------------------------------
+// Deserializing from text: straight into the raw shapes
+// --------------------------------------------------------------------------------------------
+
+/// Keys of an event object (and serde_json's number marker).
+enum Field {
+    TransactionId,
+    ExternalSubscriptionId,
+    Code,
+    Timestamp,
+    Properties,
+    PreciseTotalAmountCents,
+    NumberToken,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_identifier(FieldVisitor)
+    }
+}
+
+struct FieldVisitor;
+
+impl Visitor<'_> for FieldVisitor {
+    type Value = Field;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> std::result::Result<Field, E> {
+        Ok(match key {
+            "transaction_id" => Field::TransactionId,
+            "external_subscription_id" => Field::ExternalSubscriptionId,
+            "code" => Field::Code,
+            "timestamp" => Field::Timestamp,
+            "properties" => Field::Properties,
+            "precise_total_amount_cents" => Field::PreciseTotalAmountCents,
+            NUMBER_TOKEN => Field::NumberToken,
+            _ => Field::Other,
+        })
+    }
+}
+
+/// Reads the rest of a map, ignoring it.
+fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> std::result::Result<(), A::Error> {
+    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> std::result::Result<(), A::Error> {
+    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+impl<'de> Deserialize<'de> for Raw<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_any(RawVisitor)
+    }
+}
+
+struct RawVisitor;
+
+impl<'de> Visitor<'de> for RawVisitor {
+    type Value = Raw<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> std::result::Result<Raw<'de>, E> {
+        Ok(Raw::Text(Cow::Borrowed(text)))
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> std::result::Result<Raw<'de>, E> {
+        Ok(Raw::Text(Cow::Owned(text.to_string())))
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> std::result::Result<Raw<'de>, E> {
+        Ok(Raw::Text(Cow::Owned(text)))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<Raw<'de>, E> {
+        Ok(Raw::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> std::result::Result<Raw<'de>, E> {
+        Ok(Raw::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Raw<'de>, E> {
+        Ok(Raw::Other)
+    }
+
+    // With `arbitrary_precision` serde_json's text parser sends numbers through `visit_map`;
+    // these cover any other source exactly.
+    fn visit_u64<E: de::Error>(self, number: u64) -> std::result::Result<Raw<'de>, E> {
+        Ok(Raw::Number(Cow::Owned(number.to_string())))
+    }
+
+    fn visit_i64<E: de::Error>(self, number: i64) -> std::result::Result<Raw<'de>, E> {
+        Ok(Raw::Number(Cow::Owned(number.to_string())))
+    }
+
+    fn visit_u128<E: de::Error>(self, number: u128) -> std::result::Result<Raw<'de>, E> {
+        Ok(Raw::Number(Cow::Owned(number.to_string())))
+    }
+
+    fn visit_i128<E: de::Error>(self, number: i128) -> std::result::Result<Raw<'de>, E> {
+        Ok(Raw::Number(Cow::Owned(number.to_string())))
+    }
+
+    fn visit_f64<E: de::Error>(self, number: f64) -> std::result::Result<Raw<'de>, E> {
+        Ok(serde_json::Number::from_f64(number)
+            .map_or(Raw::Other, |n| Raw::Number(Cow::Owned(n.to_string()))))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> std::result::Result<Raw<'de>, A::Error> {
+        drain_seq(seq)?;
+        Ok(Raw::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Raw<'de>, A::Error> {
+        match map.next_key::<Field>()? {
+            Some(Field::NumberToken) => Ok(Raw::Number(Cow::Owned(map.next_value::<String>()?))),
+            Some(_) => {
+                map.next_value::<IgnoredAny>()?;
+                drain_map(map)?;
+                Ok(Raw::Other)
+            }
+            None => Ok(Raw::Other),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Item<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_any(ItemVisitor)
+    }
+}
+
+struct ItemVisitor;
+
+impl<'de> Visitor<'de> for ItemVisitor {
+    type Value = Item<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an event object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Item<'de>, A::Error> {
+        let mut raw = RawEvent::default();
+        let mut first = true;
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                // A bare number, not an object.
+                Field::NumberToken if first => {
+                    map.next_value::<IgnoredAny>()?;
+                    drain_map(map)?;
+                    return Ok(Item::NotObject);
+                }
+                Field::TransactionId => raw.transaction_id = map.next_value()?,
+                Field::ExternalSubscriptionId => raw.external_subscription_id = map.next_value()?,
+                Field::Code => raw.code = map.next_value()?,
+                Field::Timestamp => raw.timestamp = map.next_value()?,
+                Field::Properties => {
+                    raw.properties = RawProperties::from_owned(map.next_value::<Value>()?);
+                }
+                Field::PreciseTotalAmountCents => {
+                    raw.precise_total_amount_cents = map.next_value()?;
+                }
+                Field::NumberToken | Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            first = false;
+        }
+        Ok(Item::Event(raw))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> std::result::Result<Item<'de>, A::Error> {
+        drain_seq(seq)?;
+        Ok(Item::NotObject)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> std::result::Result<Item<'de>, E> {
+        Ok(Item::NotObject)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<Item<'de>, E> {
+        Ok(Item::NotObject)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Item<'de>, E> {
+        Ok(Item::NotObject)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Item<'de>, E> {
+        Ok(Item::NotObject)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Item<'de>, E> {
+        Ok(Item::NotObject)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Item<'de>, E> {
+        Ok(Item::NotObject)
+    }
+}

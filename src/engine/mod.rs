@@ -1,0 +1,1205 @@
+//! The usage engine: an organisation in memory (customers, taxes, metrics, pricing units, plans,
+//! subscriptions, events) and Lago's current, projected and past usage over it.
+//!
+//! No globals: an [`Engine`] value owns everything. Time is an argument: every call that needs
+//! "now" takes it; the engine remembers the latest `now` it was given (its clock) only to know
+//! which periods had closed when the configuration changes.
+//!
+//! A closed period is frozen the first time the configuration changes after it closed: its usage
+//! is computed with the configuration in force until then and kept, so a later price change or
+//! a deleted metric does not rewrite it (Lago's past usage reads invoiced fees). Until then it is
+//! computed live, so a history loaded out of order still counts.
+
+pub mod ingest;
+pub mod model;
+pub mod projection;
+pub mod render;
+pub mod running;
+pub mod store;
+pub mod usage;
+
+use crate::aggregations::filters::FilterValues;
+use crate::charge_models::Context;
+use crate::domain::event::Event;
+use crate::error::{Error, ErrorDetails, Result};
+use crate::period::{self, Mode};
+use chrono::{DateTime, Utc};
+use model::{Customer, Metric, Organization, Plan, PlanContext, Status, Subscription, Tax};
+use projection::Projector;
+use render::{Projectors, Shape};
+use running::RunningCache;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use store::EventStore;
+use usage::{Scope, UsageFilters};
+
+/// Subscriptions, customers, plans, … per organisation: bounds memory and per-change work.
+pub const ENTITIES_MAX: usize = 100_000;
+
+/// A custom pricing unit (`POST /pricing_units`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PricingUnit {
+    /// Unique code.
+    pub code: String,
+    /// Display name.
+    pub name: String,
+    /// Short name shown on usage.
+    pub short_name: Option<String>,
+    /// The JSON it was built from.
+    pub input: Map<String, Value>,
+}
+
+/// A closed period's usage, kept as it was when the configuration changed.
+#[derive(Debug, Clone, PartialEq)]
+struct FrozenPeriod {
+    charges_from: DateTime<Utc>,
+    usage: Value,
+}
+
+/// An organisation and its usage.
+#[derive(Debug, Default)]
+pub struct Engine {
+    org: Organization,
+    customers: BTreeMap<String, Customer>,
+    taxes: BTreeMap<String, Tax>,
+    metrics: BTreeMap<String, Metric>,
+    pricing_units: BTreeMap<String, PricingUnit>,
+    plans: BTreeMap<String, Plan>,
+    subscriptions: BTreeMap<String, Subscription>,
+    events: EventStore,
+    frozen: BTreeMap<String, Vec<FrozenPeriod>>,
+    clock: Option<DateTime<Utc>>,
+    next_id: u64,
+    running: RunningCache,
+}
+
+/// A deterministic, UUID-shaped id: the same calls give the same ids.
+fn uuid(kind: &str, seed: &str, n: u64) -> String {
+    // FNV-1a: stable across platforms and versions, unlike std's hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in kind.bytes().chain(seed.bytes()) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        hash >> 32,
+        (hash >> 16) & 0xffff,
+        hash & 0xfff,
+        (hash >> 4) & 0xfff,
+        n & 0xffff_ffff_ffff
+    )
+}
+
+fn object<'a>(value: &'a Value, root: &str) -> Result<&'a Map<String, Value>> {
+    value.as_object().ok_or_else(|| {
+        Error::BadRequest(format!(
+            "param is missing or the value is empty or invalid: {root}"
+        ))
+    })
+}
+
+impl Engine {
+    /// An empty organisation with Lago's premium features on.
+    pub fn new() -> Engine {
+        Engine::default()
+    }
+
+    fn make_id(&mut self, kind: &str) -> String {
+        self.next_id += 1;
+        uuid(kind, "", self.next_id)
+    }
+
+    fn tick(&mut self, now: DateTime<Utc>) {
+        if self.clock.is_none_or(|clock| now > clock) {
+            self.clock = Some(now);
+        }
+    }
+
+    /// Before the configuration changes: freeze every period closed at the clock, and drop the
+    /// running aggregates (they depend on the configuration).
+    fn before_change(&mut self) -> Result<()> {
+        if let Some(clock) = self.clock {
+            let ids: Vec<String> = self.subscriptions.keys().cloned().collect();
+            for id in ids {
+                self.freeze_closed(&id, clock)?;
+            }
+        }
+        self.running.clear();
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Configuration
+    // -----------------------------------------------------------------------------------------
+
+    /// Sets the organisation's settings (`premium`, `premium_integrations`, `timezone`).
+    pub fn configure(&mut self, input: &Value) -> Result<Value> {
+        let org = Organization::parse(object(input, "organization")?)?;
+        self.before_change()?;
+        self.org = org;
+        Ok(Value::Object(self.org.input.clone()))
+    }
+
+    /// Creates or updates a customer by `external_id` (keys absent from an update are kept).
+    pub fn upsert_customer(&mut self, input: &Value) -> Result<Value> {
+        let input = object(input, "customer")?;
+        let key = input
+            .get("external_id")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let (merged, lago_id) = match self.customers.get(key) {
+            Some(existing) => (merge(&existing.input, input), existing.lago_id.clone()),
+            None => (input.clone(), String::new()),
+        };
+        let lago_id = if lago_id.is_empty() {
+            self.make_id("customer")
+        } else {
+            lago_id
+        };
+        let customer = Customer::parse(&merged, lago_id)?;
+        self.check_capacity(self.customers.len(), &customer.external_id, &self.customers)?;
+        self.check_taxes(&customer.tax_codes, "tax_codes")?;
+        self.before_change()?;
+        let out = self.customer_json(&customer);
+        self.customers
+            .insert(customer.external_id.clone(), customer);
+        Ok(out)
+    }
+
+    /// Creates or updates a tax by `code`.
+    pub fn upsert_tax(&mut self, input: &Value) -> Result<Value> {
+        let input = object(input, "tax")?;
+        let key = input.get("code").and_then(Value::as_str).unwrap_or("");
+        let (merged, lago_id) = match self.taxes.get(key) {
+            Some(existing) => (merge(&existing.input, input), existing.lago_id.clone()),
+            None => (input.clone(), self.make_id("tax")),
+        };
+        let tax = Tax::parse(&merged, lago_id)?;
+        self.check_capacity(self.taxes.len(), &tax.code, &self.taxes)?;
+        self.before_change()?;
+        let out = tax_json(&tax);
+        self.taxes.insert(tax.code.clone(), tax);
+        Ok(out)
+    }
+
+    /// Creates or updates a billable metric by `code`.
+    pub fn upsert_metric(&mut self, input: &Value) -> Result<Value> {
+        let input = object(input, "billable_metric")?;
+        let key = input.get("code").and_then(Value::as_str).unwrap_or("");
+        let (merged, lago_id) = match self.metrics.get(key) {
+            Some(existing) => (merge(&existing.input, input), existing.lago_id.clone()),
+            None => (input.clone(), self.make_id("billable_metric")),
+        };
+        let metric = Metric::parse(&merged, lago_id)?;
+        self.check_capacity(self.metrics.len(), &metric.code, &self.metrics)?;
+        // Plans priced on the metric must still parse against the new definition.
+        let previous = self.metrics.insert(metric.code.clone(), metric.clone());
+        let plans = self.reparsed_plans();
+        match previous {
+            Some(previous) => self.metrics.insert(previous.code.clone(), previous),
+            None => self.metrics.remove(&metric.code),
+        };
+        let plans = plans?;
+        self.before_change()?;
+        let out = metric_json(&metric);
+        self.metrics.insert(metric.code.clone(), metric);
+        self.store_plans(plans);
+        Ok(out)
+    }
+
+    /// Creates or updates a pricing unit by `code`.
+    pub fn upsert_pricing_unit(&mut self, input: &Value) -> Result<Value> {
+        let input = object(input, "pricing_unit")?;
+        let mut errors = ErrorDetails::default();
+        let text = |key: &str| input.get(key).and_then(Value::as_str).map(str::to_string);
+        let code = text("code").filter(|c| !c.is_empty());
+        if code.is_none() {
+            errors.add("code", "value_is_mandatory");
+        }
+        errors.into_result()?;
+        let code = code.unwrap_or_default();
+        let unit = PricingUnit {
+            name: text("name").unwrap_or_else(|| code.clone()),
+            short_name: text("short_name"),
+            code,
+            input: input.clone(),
+        };
+        self.check_capacity(self.pricing_units.len(), &unit.code, &self.pricing_units)?;
+        let previous = self.pricing_units.insert(unit.code.clone(), unit.clone());
+        let plans = self.reparsed_plans();
+        match previous {
+            Some(previous) => self.pricing_units.insert(previous.code.clone(), previous),
+            None => self.pricing_units.remove(&unit.code),
+        };
+        let plans = plans?;
+        self.before_change()?;
+        let out = json!({"code": unit.code, "name": unit.name, "short_name": unit.short_name});
+        self.pricing_units.insert(unit.code.clone(), unit);
+        self.store_plans(plans);
+        Ok(out)
+    }
+
+    /// Creates or replaces a plan by `code` (charges are replaced as a whole, as Lago's update
+    /// does with the charges it is given).
+    pub fn upsert_plan(&mut self, input: &Value) -> Result<Value> {
+        let input = object(input, "plan")?;
+        let key = input.get("code").and_then(Value::as_str).unwrap_or("");
+        let (merged, lago_id) = match self.plans.get(key) {
+            Some(existing) => (merge(&existing.input, input), existing.lago_id.clone()),
+            None => (input.clone(), self.make_id("plan")),
+        };
+        let plan = self.parse_plan(&merged, lago_id)?;
+        self.check_capacity(self.plans.len(), &plan.code, &self.plans)?;
+        self.check_taxes(&plan.tax_codes, "tax_codes")?;
+        for charge in &plan.charges {
+            self.check_taxes(&charge.tax_codes, "charges.tax_codes")?;
+        }
+        self.before_change()?;
+        let out = self.plan_json(&plan);
+        self.plans.insert(plan.code.clone(), plan);
+        Ok(out)
+    }
+
+    fn parse_plan(&self, input: &Map<String, Value>, lago_id: String) -> Result<Plan> {
+        let metric = |key: &str| {
+            self.metrics
+                .get(key)
+                .or_else(|| self.metrics.values().find(|m| m.lago_id == key))
+        };
+        let pricing_unit = |code: &str| self.pricing_units.get(code).map(|u| u.short_name.clone());
+        let seed = lago_id.clone();
+        let id = move |kind: &str, index: usize| uuid(kind, &seed, index as u64);
+        let ctx = PlanContext {
+            premium: self.org.premium,
+            metric: &metric,
+            pricing_unit: &pricing_unit,
+            id: &id,
+        };
+        Plan::parse(input, lago_id, &ctx)
+    }
+
+    /// Every plan parsed again against the current metrics and pricing units (after a change of
+    /// either); an error refuses the change.
+    fn reparsed_plans(&self) -> Result<Vec<Plan>> {
+        self.plans
+            .values()
+            .map(|plan| self.parse_plan(&plan.input, plan.lago_id.clone()))
+            .collect()
+    }
+
+    fn store_plans(&mut self, plans: Vec<Plan>) {
+        for plan in plans {
+            self.plans.insert(plan.code.clone(), plan);
+        }
+    }
+
+    /// Creates or updates a subscription by `external_id`. An unknown customer is created (as
+    /// Lago does); an unknown plan is 404 `plan_not_found`.
+    pub fn upsert_subscription(&mut self, input: &Value, now: DateTime<Utc>) -> Result<Value> {
+        let input = object(input, "subscription")?;
+        self.tick(now);
+        let key = input
+            .get("external_id")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let (merged, lago_id) = match self.subscriptions.get(key) {
+            Some(existing) => (merge(&existing.input, input), existing.lago_id.clone()),
+            None => (input.clone(), self.make_id("subscription")),
+        };
+        let subscription = Subscription::parse(&merged, lago_id, now)?;
+        if !self.plans.contains_key(&subscription.plan_code) {
+            return Err(Error::not_found("plan"));
+        }
+        self.check_capacity(
+            self.subscriptions.len(),
+            &subscription.external_id,
+            &self.subscriptions,
+        )?;
+        if !self
+            .customers
+            .contains_key(&subscription.external_customer_id)
+        {
+            self.upsert_customer(&json!({"external_id": subscription.external_customer_id}))?;
+        }
+        self.before_change()?;
+        let out = self.subscription_json(&subscription);
+        self.subscriptions
+            .insert(subscription.external_id.clone(), subscription);
+        Ok(out)
+    }
+
+    /// Terminates a subscription at `now` (Lago's `DELETE /subscriptions/{id}`).
+    pub fn terminate_subscription(
+        &mut self,
+        external_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Value> {
+        self.tick(now);
+        if !self.subscriptions.contains_key(external_id) {
+            return Err(Error::not_found("subscription"));
+        }
+        self.before_change()?;
+        let Some(subscription) = self.subscriptions.get_mut(external_id) else {
+            return Err(Error::not_found("subscription"));
+        };
+        subscription.status = Status::Terminated;
+        subscription.terminated_at = Some(now);
+        subscription
+            .input
+            .insert("status".into(), json!("terminated"));
+        subscription
+            .input
+            .insert("terminated_at".into(), render::datetime(now));
+        let subscription = subscription.clone();
+        Ok(self.subscription_json(&subscription))
+    }
+
+    /// Deletes a billable metric; charges on it stop billing (closed periods keep their usage).
+    pub fn delete_metric(&mut self, code: &str) -> Result<Value> {
+        let Some(metric) = self.metrics.get(code) else {
+            return Err(Error::not_found("billable_metric"));
+        };
+        let out = metric_json(metric);
+        let lago_id = metric.lago_id.clone();
+        self.before_change()?;
+        self.metrics.remove(code);
+        // Lago deletes the metric's charges with it.
+        let uses_metric = |charge: &Value| {
+            charge.get("billable_metric_code").and_then(Value::as_str) == Some(code)
+                || charge.get("billable_metric_id").and_then(Value::as_str) == Some(&lago_id)
+                || charge.get("billable_metric_id").and_then(Value::as_str) == Some(code)
+        };
+        let codes: Vec<String> = self.plans.keys().cloned().collect();
+        for plan_code in codes {
+            let Some(plan) = self.plans.get(&plan_code) else {
+                continue;
+            };
+            let mut input = plan.input.clone();
+            if let Some(Value::Array(charges)) = input.get_mut("charges") {
+                charges.retain(|c| !uses_metric(c));
+            }
+            let reparsed = self.parse_plan(&input, plan.lago_id.clone())?;
+            self.plans.insert(plan_code, reparsed);
+        }
+        Ok(out)
+    }
+
+    /// Deletes a plan that no subscription uses.
+    pub fn delete_plan(&mut self, code: &str) -> Result<Value> {
+        let Some(plan) = self.plans.get(code) else {
+            return Err(Error::not_found("plan"));
+        };
+        if self
+            .subscriptions
+            .values()
+            .any(|s| s.plan_code == code && s.status == Status::Active)
+        {
+            return Err(Error::invalid("plan", "attached_to_an_active_subscription"));
+        }
+        let out = self.plan_json(plan);
+        self.before_change()?;
+        self.plans.remove(code);
+        Ok(out)
+    }
+
+    /// Deletes a tax (fees fall back to the next taxes in precedence).
+    pub fn delete_tax(&mut self, code: &str) -> Result<Value> {
+        let Some(tax) = self.taxes.get(code) else {
+            return Err(Error::not_found("tax"));
+        };
+        let out = tax_json(tax);
+        self.before_change()?;
+        self.taxes.remove(code);
+        Ok(out)
+    }
+
+    fn check_capacity<T>(&self, len: usize, key: &str, map: &BTreeMap<String, T>) -> Result<()> {
+        if len >= ENTITIES_MAX && !map.contains_key(key) {
+            return Err(Error::invalid("base", "too_many_records"));
+        }
+        Ok(())
+    }
+
+    fn check_taxes(&self, codes: &[String], field: &str) -> Result<()> {
+        if codes.iter().any(|code| !self.taxes.contains_key(code)) {
+            let _ = field;
+            return Err(Error::not_found("tax"));
+        }
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Events
+    // -----------------------------------------------------------------------------------------
+
+    /// Ingests one event (`POST /events`' `event` object); `now` is its default timestamp.
+    pub fn ingest_event(&mut self, input: &Value, now: DateTime<Utc>) -> Result<Value> {
+        let event = ingest::parse_event(input, now)?;
+        if self
+            .events
+            .contains(&event.external_subscription_id, &event.transaction_id)
+        {
+            return Err(Error::invalid("transaction_id", "value_already_exist"));
+        }
+        self.tick(now);
+        let out = self.event_json(&event, now);
+        self.store(event)?;
+        Ok(out)
+    }
+
+    /// Ingests a batch (`POST /events/batch`' `events` array): all or nothing.
+    pub fn ingest_batch(&mut self, input: &Value, now: DateTime<Utc>) -> Result<Value> {
+        let events = ingest::parse_batch(input, now, ingest::BATCH_MAX)?;
+        self.store_all(events, now).map(Value::Array)
+    }
+
+    /// Ingests NDJSON or a JSON array of events: all or nothing. Returns the number stored.
+    pub fn ingest_bulk(&mut self, text: &str, now: DateTime<Utc>) -> Result<usize> {
+        let events = ingest::parse_bulk(text, now)?;
+        let count = events.len();
+        self.store_all_quiet(events, now)?;
+        Ok(count)
+    }
+
+    fn duplicates(&self, events: &[Event]) -> Result<()> {
+        let taken: Vec<(usize, ErrorDetails)> = events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| {
+                self.events
+                    .contains(&e.external_subscription_id, &e.transaction_id)
+            })
+            .map(|(index, _)| {
+                let mut details = ErrorDetails::default();
+                details.add("transaction_id", "value_already_exist");
+                (index, details)
+            })
+            .collect();
+        if taken.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Indexed(taken))
+        }
+    }
+
+    fn store_all(&mut self, events: Vec<Event>, now: DateTime<Utc>) -> Result<Vec<Value>> {
+        self.duplicates(&events)?;
+        self.tick(now);
+        let out = events.iter().map(|e| self.event_json(e, now)).collect();
+        for event in events {
+            self.store(event)?;
+        }
+        Ok(out)
+    }
+
+    fn store_all_quiet(&mut self, events: Vec<Event>, now: DateTime<Utc>) -> Result<()> {
+        self.duplicates(&events)?;
+        if self.events.len().saturating_add(events.len()) > crate::aggregations::EVENTS_MAX {
+            return Err(Error::invalid("events", "too_many_events"));
+        }
+        self.tick(now);
+        for event in events {
+            self.store(event)?;
+        }
+        Ok(())
+    }
+
+    fn store(&mut self, event: Event) -> Result<()> {
+        // A value the states cannot fold (out of range) drops them; the event walk then reports
+        // it at query time, where Lago would.
+        if self.running.add(&event).is_err() {
+            self.running.clear();
+        }
+        self.events.insert(event);
+        Ok(())
+    }
+
+    /// Number of stored events.
+    pub fn events_count(&self) -> usize {
+        self.events.len()
+    }
+
+    fn event_json(&self, event: &Event, created_at: DateTime<Utc>) -> Value {
+        let subscription = self.subscriptions.get(&event.external_subscription_id);
+        let lago_id = uuid(
+            "event",
+            &event.external_subscription_id,
+            hash_text(&event.transaction_id),
+        );
+        ingest::event_json(
+            event,
+            &lago_id,
+            subscription.map(|s| s.lago_id.as_str()),
+            created_at,
+        )
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Usage
+    // -----------------------------------------------------------------------------------------
+
+    /// The customer and its active subscription named by a usage query.
+    fn usage_target(&self, query: &UsageQuery) -> Result<(&Customer, &Subscription)> {
+        let customer = self
+            .customers
+            .get(&query.external_customer_id)
+            .ok_or_else(|| Error::not_found("customer"))?;
+        let subscription = query
+            .external_subscription_id
+            .as_deref()
+            .and_then(|id| self.subscriptions.get(id))
+            .filter(|s| {
+                s.external_customer_id == customer.external_id && s.status == Status::Active
+            })
+            .ok_or_else(|| Error::NotAllowed("no_active_subscription".into()))?;
+        Ok((customer, subscription))
+    }
+
+    fn with_scope<T>(
+        &self,
+        customer: &Customer,
+        subscription: &Subscription,
+        f: impl FnOnce(&Scope) -> Result<T>,
+    ) -> Result<T> {
+        let plan = self
+            .plans
+            .get(&subscription.plan_code)
+            .ok_or_else(|| Error::not_found("plan"))?;
+        let metric = |code: &str| self.metrics.get(code);
+        let tax = |code: &str| self.taxes.get(code);
+        let scope = Scope {
+            org: &self.org,
+            customer,
+            subscription,
+            plan,
+            metric: &metric,
+            tax: &tax,
+            default_taxes: self
+                .taxes
+                .values()
+                .filter(|t| t.applied_to_organization)
+                .collect(),
+            events: &self.events,
+            running: Some(&self.running),
+        };
+        f(&scope)
+    }
+
+    /// Lago's `GET /customers/{id}/current_usage` body (`{"customer_usage": …}`).
+    pub fn current_usage(&mut self, query: &Value) -> Result<Value> {
+        let query = UsageQuery::parse(query)?;
+        self.tick(query.now);
+        let (customer, subscription) = self.usage_target(&query)?;
+        let usage = self.with_scope(customer, subscription, |scope| {
+            let boundaries = scope.current_period(query.now)?;
+            let usage = scope.usage(boundaries, &query.filters, query.apply_taxes)?;
+            render::usage_json(&usage, Shape::Current, None)
+        })?;
+        Ok(json!({ "customer_usage": usage }))
+    }
+
+    /// Lago's `GET /customers/{id}/projected_usage` body (`{"customer_projected_usage": …}`).
+    pub fn projected_usage(&mut self, query: &Value) -> Result<Value> {
+        let query = UsageQuery::parse(query)?;
+        self.tick(query.now);
+        if !self.org.premium || !self.org.has_integration("projected_usage") {
+            return Err(Error::Forbidden("projected_usage_not_enabled".into()));
+        }
+        let (customer, subscription) = self.usage_target(&query)?;
+        let usage = self.with_scope(customer, subscription, |scope| {
+            let boundaries = scope.current_period(query.now)?;
+            let usage = scope.usage(boundaries, &query.filters, query.apply_taxes)?;
+            let ratio = period::proration::period_ratio(
+                boundaries.from_datetime,
+                boundaries.to_datetime,
+                query.now,
+                scope.timezone(),
+            )?;
+            let projectors = Projectors(
+                usage
+                    .charges
+                    .iter()
+                    .map(|c| Projector {
+                        ratio,
+                        recurring: c.metric.metric.recurring,
+                        ctx: Context {
+                            premium: self.org.premium,
+                            prorated: c.charge.prorated,
+                            currency: scope.plan.currency,
+                            exclude_event: false,
+                        },
+                        pricing_unit: c.charge.pricing_unit.as_ref().map(|u| &u.applied),
+                    })
+                    .collect(),
+            );
+            render::usage_json(&usage, Shape::Projected(&projectors), None)
+        })?;
+        Ok(json!({ "customer_projected_usage": usage }))
+    }
+
+    /// Lago's `GET /customers/{id}/past_usage` body (`{"usage_periods": […], "meta": …}`):
+    /// closed periods, newest first.
+    pub fn past_usage(&mut self, query: &Value) -> Result<Value> {
+        let query = PastQuery::parse(query)?;
+        self.tick(query.now);
+        if let Some(code) = &query.billable_metric_code {
+            if !self.metrics.contains_key(code) {
+                return Err(Error::not_found("billable_metric"));
+            }
+        }
+        let belongs = self
+            .subscriptions
+            .get(&query.external_subscription_id)
+            .is_some_and(|s| s.external_customer_id == query.external_customer_id)
+            && self.customers.contains_key(&query.external_customer_id);
+        let mut periods = if belongs {
+            self.closed_periods(&query.external_subscription_id, query.now)?
+        } else {
+            Vec::new()
+        };
+        periods.reverse();
+        if let Some(code) = &query.billable_metric_code {
+            for period in &mut periods {
+                if let Some(Value::Array(charges)) = period.get_mut("charges_usage") {
+                    charges.retain(|c| c["billable_metric"]["code"] == json!(code));
+                }
+            }
+        }
+        let total = periods.len();
+        let per_page = query.periods_count.unwrap_or(query.per_page).max(1);
+        let total_pages = total.div_ceil(per_page);
+        let page = query.page.max(1);
+        let rows: Vec<Value> = periods
+            .into_iter()
+            .skip((page - 1).saturating_mul(per_page))
+            .take(per_page)
+            .collect();
+        Ok(json!({
+            "usage_periods": rows,
+            "meta": pagination_meta(page, total_pages, total),
+        }))
+    }
+
+    /// Every closed period of a subscription at `now`, oldest first: frozen ones as kept, the
+    /// others computed with the current configuration.
+    fn closed_periods(&self, external_id: &str, now: DateTime<Utc>) -> Result<Vec<Value>> {
+        let Some(subscription) = self.subscriptions.get(external_id) else {
+            return Ok(Vec::new());
+        };
+        let Some(customer) = self.customers.get(&subscription.external_customer_id) else {
+            return Ok(Vec::new());
+        };
+        let frozen = self.frozen.get(external_id).map_or(&[][..], Vec::as_slice);
+        if !self.plans.contains_key(&subscription.plan_code) {
+            return Ok(frozen.iter().map(|f| f.usage.clone()).collect());
+        }
+        self.with_scope(customer, subscription, |scope| {
+            let input = scope.period_input(Mode::CurrentUsage, now);
+            let periods = period::periods_between(&input, subscription.started_at, now)?;
+            let mut out = Vec::new();
+            for boundaries in periods {
+                let Some(charges) = boundaries.charges_period() else {
+                    continue;
+                };
+                if charges.to >= now {
+                    continue;
+                }
+                if let Some(kept) = frozen.iter().find(|f| f.charges_from == charges.from) {
+                    out.push(kept.usage.clone());
+                    continue;
+                }
+                out.push(past_period_json(scope, boundaries, external_id)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn freeze_closed(&mut self, external_id: &str, clock: DateTime<Utc>) -> Result<()> {
+        let Some(subscription) = self.subscriptions.get(external_id) else {
+            return Ok(());
+        };
+        let Some(customer) = self.customers.get(&subscription.external_customer_id) else {
+            return Ok(());
+        };
+        if !self.plans.contains_key(&subscription.plan_code) {
+            return Ok(());
+        }
+        let frozen = self.frozen.get(external_id).map_or(&[][..], Vec::as_slice);
+        let last = frozen.last().map(|f| f.charges_from);
+        let new: Vec<FrozenPeriod> = self.with_scope(customer, subscription, |scope| {
+            let input = scope.period_input(Mode::CurrentUsage, clock);
+            let start = last.unwrap_or(subscription.started_at);
+            let mut out = Vec::new();
+            for boundaries in period::periods_between(&input, start, clock)? {
+                let Some(charges) = boundaries.charges_period() else {
+                    continue;
+                };
+                if charges.to >= clock || last.is_some_and(|l| charges.from <= l) {
+                    continue;
+                }
+                out.push(FrozenPeriod {
+                    charges_from: charges.from,
+                    usage: past_period_json(scope, boundaries, external_id)?,
+                });
+            }
+            Ok(out)
+        })?;
+        self.frozen
+            .entry(external_id.to_string())
+            .or_default()
+            .extend(new);
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Export / import
+    // -----------------------------------------------------------------------------------------
+
+    /// The whole state as JSON; [`Engine::import`] of it gives an engine with the same answers
+    /// and the same export.
+    pub fn export(&self) -> Value {
+        let inputs = |items: Vec<(&String, &Map<String, Value>)>| -> Value {
+            Value::Array(
+                items
+                    .into_iter()
+                    .map(|(lago_id, input)| json!({"lago_id": lago_id, "input": input}))
+                    .collect(),
+            )
+        };
+        json!({
+            "format": "usage-calc/1",
+            "organization": self.org.input,
+            "taxes": inputs(self.taxes.values().map(|t| (&t.lago_id, &t.input)).collect()),
+            "customers": inputs(self.customers.values().map(|c| (&c.lago_id, &c.input)).collect()),
+            "billable_metrics": inputs(self.metrics.values().map(|m| (&m.lago_id, &m.input)).collect()),
+            "pricing_units": Value::Array(self.pricing_units.values().map(|u| Value::Object(u.input.clone())).collect()),
+            "plans": inputs(self.plans.values().map(|p| (&p.lago_id, &p.input)).collect()),
+            "subscriptions": inputs(self.subscriptions.values().map(|s| (&s.lago_id, &s.input)).collect()),
+            "events": Value::Array(self.events.iter().map(event_export_json).collect()),
+            "frozen_periods": self.frozen.iter().map(|(id, periods)| {
+                (id.clone(), Value::Array(periods.iter().map(|p| json!({
+                    "charges_from": render::datetime_exact(p.charges_from),
+                    "usage": p.usage,
+                })).collect()))
+            }).collect::<Map<String, Value>>(),
+            "clock": self.clock.map(render::datetime_exact),
+            "next_id": self.next_id,
+        })
+    }
+
+    /// An engine from an [`Engine::export`].
+    pub fn import(state: &Value) -> Result<Engine> {
+        let state = object(state, "state")?;
+        if state.get("format") != Some(&json!("usage-calc/1")) {
+            return Err(Error::invalid("format", "value_is_invalid"));
+        }
+        let mut engine = Engine::new();
+        if let Some(org) = state.get("organization").and_then(Value::as_object) {
+            engine.org = Organization::parse(org)?;
+        }
+        let list = |key: &str| -> Result<Vec<(String, Map<String, Value>)>> {
+            match state.get(key) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|item| {
+                        let lago_id = item.get("lago_id").and_then(Value::as_str);
+                        let input = item.get("input").and_then(Value::as_object);
+                        match (lago_id, input) {
+                            (Some(id), Some(input)) => Ok((id.to_string(), input.clone())),
+                            _ => Err(Error::invalid(key, "value_is_invalid")),
+                        }
+                    })
+                    .collect(),
+                Some(_) => Err(Error::invalid(key, "value_is_invalid")),
+            }
+        };
+        for (id, input) in list("taxes")? {
+            let tax = Tax::parse(&input, id)?;
+            engine.taxes.insert(tax.code.clone(), tax);
+        }
+        for (id, input) in list("customers")? {
+            let customer = Customer::parse(&input, id)?;
+            engine
+                .customers
+                .insert(customer.external_id.clone(), customer);
+        }
+        for (id, input) in list("billable_metrics")? {
+            let metric = Metric::parse(&input, id)?;
+            engine.metrics.insert(metric.code.clone(), metric);
+        }
+        if let Some(Value::Array(units)) = state.get("pricing_units") {
+            for unit in units {
+                engine.upsert_pricing_unit(unit)?;
+            }
+        }
+        for (id, input) in list("plans")? {
+            let plan = engine.parse_plan(&input, id)?;
+            engine.plans.insert(plan.code.clone(), plan);
+        }
+        let epoch = DateTime::<Utc>::UNIX_EPOCH;
+        for (id, input) in list("subscriptions")? {
+            let subscription = Subscription::parse(&input, id, epoch)?;
+            engine
+                .subscriptions
+                .insert(subscription.external_id.clone(), subscription);
+        }
+        if let Some(Value::Array(events)) = state.get("events") {
+            for item in events {
+                let event = ingest::parse_event(item, epoch)?;
+                if !engine
+                    .events
+                    .contains(&event.external_subscription_id, &event.transaction_id)
+                {
+                    engine.events.insert(event);
+                }
+            }
+        }
+        if let Some(Value::Object(frozen)) = state.get("frozen_periods") {
+            for (id, periods) in frozen {
+                let mut kept = Vec::new();
+                for period in periods.as_array().map_or(&[][..], Vec::as_slice) {
+                    let from = period
+                        .get("charges_from")
+                        .and_then(Value::as_str)
+                        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                        .ok_or_else(|| Error::invalid("frozen_periods", "value_is_invalid"))?;
+                    kept.push(FrozenPeriod {
+                        charges_from: from.with_timezone(&Utc),
+                        usage: period.get("usage").cloned().unwrap_or(Value::Null),
+                    });
+                }
+                engine.frozen.insert(id.clone(), kept);
+            }
+        }
+        engine.clock = match state.get("clock").and_then(Value::as_str) {
+            Some(text) => Some(
+                DateTime::parse_from_rfc3339(text)
+                    .map_err(|_| Error::invalid("clock", "invalid_date"))?
+                    .with_timezone(&Utc),
+            ),
+            None => None,
+        };
+        engine.next_id = state.get("next_id").and_then(Value::as_u64).unwrap_or(0);
+        Ok(engine)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Entity JSON
+    // -----------------------------------------------------------------------------------------
+
+    fn customer_json(&self, customer: &Customer) -> Value {
+        let timezone = customer.timezone.map(|tz| tz.name().to_string());
+        json!({
+            "lago_id": customer.lago_id,
+            "external_id": customer.external_id,
+            "name": customer.name,
+            "currency": customer.currency.map(|c| c.code),
+            "timezone": timezone,
+            "applicable_timezone": customer.timezone.unwrap_or(self.org.timezone).name(),
+            "taxes": customer.tax_codes.iter().filter_map(|c| self.taxes.get(c)).map(tax_json).collect::<Vec<_>>(),
+        })
+    }
+
+    fn plan_json(&self, plan: &Plan) -> Value {
+        json!({
+            "lago_id": plan.lago_id,
+            "code": plan.code,
+            "name": plan.name,
+            "interval": plan.interval.as_str(),
+            "amount_cents": render::cents(plan.amount_cents, "amount_cents").unwrap_or(Value::Null),
+            "amount_currency": plan.currency.code,
+            "pay_in_advance": plan.pay_in_advance,
+            "bill_charges_monthly": plan.bill_charges_monthly,
+            "charges": plan.charges.iter().map(|c| json!({
+                "lago_id": c.lago_id,
+                "code": c.code,
+                "billable_metric_code": c.metric_code,
+                "lago_billable_metric_id": self.metrics.get(&c.metric_code).map(|m| m.lago_id.clone()),
+                "charge_model": c.model.name(),
+                "pay_in_advance": c.pay_in_advance,
+                "prorated": c.prorated,
+                "invoiceable": c.invoiceable,
+                "invoice_display_name": c.invoice_display_name,
+                "min_amount_cents": render::cents(c.min_amount_cents, "min_amount_cents").unwrap_or(Value::Null),
+                "properties": c.properties,
+                "filters": c.filters.iter().map(|f| json!({
+                    "lago_id": f.lago_id,
+                    "invoice_display_name": f.invoice_display_name,
+                    "properties": f.properties,
+                    "values": f.values.0.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<String, Value>>(),
+                })).collect::<Vec<_>>(),
+                "applied_pricing_unit": c.pricing_unit.as_ref().map(|u| json!({
+                    "code": u.code,
+                    "conversion_rate": crate::number::ruby_decimal(u.applied.conversion_rate),
+                })),
+                "taxes": c.tax_codes.iter().filter_map(|t| self.taxes.get(t)).map(tax_json).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "taxes": plan.tax_codes.iter().filter_map(|t| self.taxes.get(t)).map(tax_json).collect::<Vec<_>>(),
+        })
+    }
+
+    fn subscription_json(&self, subscription: &Subscription) -> Value {
+        let plan = self.plans.get(&subscription.plan_code);
+        let customer = self.customers.get(&subscription.external_customer_id);
+        json!({
+            "lago_id": subscription.lago_id,
+            "external_id": subscription.external_id,
+            "lago_customer_id": customer.map(|c| c.lago_id.clone()),
+            "external_customer_id": subscription.external_customer_id,
+            "name": subscription.name,
+            "plan_code": subscription.plan_code,
+            "lago_plan_id": plan.map(|p| p.lago_id.clone()),
+            "status": subscription.status.as_str(),
+            "billing_time": match subscription.billing_time {
+                period::BillingTime::Calendar => "calendar",
+                period::BillingTime::Anniversary => "anniversary",
+            },
+            "subscription_at": render::datetime(subscription.subscription_at),
+            "started_at": render::datetime(subscription.started_at),
+            "ending_at": subscription.ending_at.map(render::datetime),
+            "terminated_at": subscription.terminated().map(render::datetime),
+        })
+    }
+}
+
+fn tax_json(tax: &Tax) -> Value {
+    json!({
+        "lago_id": tax.lago_id,
+        "code": tax.code,
+        "name": tax.name,
+        "rate": tax.rate.to_string().parse::<serde_json::Number>().map_or(Value::Null, Value::Number),
+        "applied_to_organization": tax.applied_to_organization,
+    })
+}
+
+fn metric_json(metric: &Metric) -> Value {
+    json!({
+        "lago_id": metric.lago_id,
+        "code": metric.code,
+        "name": metric.name,
+        "aggregation_type": metric.aggregation_name,
+        "field_name": metric.metric.field_name,
+        "recurring": metric.metric.recurring,
+        "filters": metric.metric.filters.iter().map(|f| json!({"key": f.key, "values": f.values})).collect::<Vec<_>>(),
+    })
+}
+
+/// A closed period as Lago's past usage lists it: only the charges with something billed
+/// (Lago persists no fee for zero units, zero amount and zero events).
+fn past_period_json(
+    scope: &Scope,
+    boundaries: period::Boundaries,
+    external_id: &str,
+) -> Result<Value> {
+    let usage = scope.usage(boundaries, &UsageFilters::default(), true)?;
+    let invoice_id = uuid(
+        "invoice",
+        external_id,
+        boundaries.from_datetime.timestamp().unsigned_abs(),
+    );
+    let mut json = render::usage_json(&usage, Shape::Current, Some(&invoice_id))?;
+    if let Some(Value::Array(charges)) = json.get_mut("charges_usage") {
+        charges.retain(|c| {
+            c["amount_cents"] != json!(0)
+                || c["events_count"] != json!(0)
+                || c["units"] != json!("0.0")
+        });
+    }
+    Ok(json)
+}
+
+/// Lago's pagination meta (`current_page 0` and `total_pages 0` when nothing matches).
+pub fn pagination_meta(page: usize, total_pages: usize, total_count: usize) -> Value {
+    if total_count == 0 {
+        return json!({"current_page": 0, "next_page": null, "prev_page": null, "total_pages": 0, "total_count": 0});
+    }
+    json!({
+        "current_page": page,
+        "next_page": if page < total_pages { Some(page + 1) } else { None },
+        "prev_page": if page > 1 { Some(page - 1) } else { None },
+        "total_pages": total_pages,
+        "total_count": total_count,
+    })
+}
+
+/// An event as `parse_event` reads it back: the timestamp as exact Unix seconds.
+fn event_export_json(event: &Event) -> Value {
+    let seconds = event.timestamp.timestamp();
+    let micros = event.timestamp.timestamp_subsec_micros();
+    let timestamp = if micros == 0 {
+        seconds.to_string()
+    } else {
+        let sign = if seconds < 0 && micros > 0 { "-" } else { "" };
+        let (whole, fraction) = if seconds < 0 {
+            ((seconds + 1).unsigned_abs(), 1_000_000 - micros)
+        } else {
+            (seconds.unsigned_abs(), micros)
+        };
+        format!("{sign}{whole}.{fraction:06}")
+    };
+    json!({
+        "transaction_id": event.transaction_id,
+        "external_subscription_id": event.external_subscription_id,
+        "code": event.code,
+        "timestamp": timestamp,
+        "properties": event.properties,
+        "precise_total_amount_cents": event.precise_total_amount_cents.map(|c| c.to_string()),
+    })
+}
+
+fn hash_text(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// `{a: 1}` updated by `{b: 2}`: keys of the update replace, others are kept.
+fn merge(base: &Map<String, Value>, update: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = base.clone();
+    for (key, value) in update {
+        out.insert(key.clone(), value.clone());
+    }
+    out
+}
+
+/// A current or projected usage query.
+struct UsageQuery {
+    external_customer_id: String,
+    external_subscription_id: Option<String>,
+    now: DateTime<Utc>,
+    apply_taxes: bool,
+    filters: UsageFilters,
+}
+
+/// A past usage query.
+struct PastQuery {
+    external_customer_id: String,
+    external_subscription_id: String,
+    now: DateTime<Utc>,
+    billable_metric_code: Option<String>,
+    periods_count: Option<usize>,
+    page: usize,
+    per_page: usize,
+}
+
+fn query_text(query: &Map<String, Value>, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|key| match query.get(*key) {
+        Some(Value::String(text)) if !text.is_empty() => Some(text.clone()),
+        Some(Value::Number(number)) => Some(number.to_string()),
+        _ => None,
+    })
+}
+
+/// A boolean query parameter, as Rails casts it (`"false"`, `"0"`, … are false).
+fn query_flag(query: &Map<String, Value>, key: &str, default: bool) -> Result<bool> {
+    match query.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Bool(flag)) => Ok(*flag),
+        Some(Value::String(text)) => match text.as_str() {
+            "true" | "1" | "t" | "T" | "TRUE" | "on" => Ok(true),
+            "false" | "0" | "f" | "F" | "FALSE" | "off" | "" => Ok(false),
+            _ => Err(Error::invalid(key, "value_is_invalid")),
+        },
+        Some(_) => Err(Error::invalid(key, "value_is_invalid")),
+    }
+}
+
+fn query_count(query: &Map<String, Value>, key: &str) -> Result<Option<usize>> {
+    match query.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => {
+            let text = match value {
+                Value::String(text) => text.clone(),
+                Value::Number(number) => number.to_string(),
+                _ => return Err(Error::invalid(key, "value_is_invalid")),
+            };
+            text.parse::<usize>()
+                .map(Some)
+                .map_err(|_| Error::invalid(key, "value_is_invalid"))
+        }
+    }
+}
+
+fn query_now(query: &Map<String, Value>) -> Result<DateTime<Utc>> {
+    match query.get("now") {
+        Some(Value::String(text)) => DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| Error::invalid("now", "invalid_date")),
+        _ => Err(Error::invalid("now", "value_is_mandatory")),
+    }
+}
+
+/// `group[key]=value` / `filter_by_group` (an object or its JSON text; values string or list).
+fn group_filter(query: &Map<String, Value>) -> Result<Option<FilterValues>> {
+    let raw = match query.get("group").or_else(|| query.get("filter_by_group")) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(text)) => serde_json::from_str::<Value>(text)
+            .map_err(|_| Error::invalid("filter_by_group", "value_is_invalid"))?,
+        Some(other) => other.clone(),
+    };
+    let Value::Object(map) = raw else {
+        return Err(Error::invalid("filter_by_group", "value_is_invalid"));
+    };
+    let mut out = Vec::with_capacity(map.len());
+    for (key, value) in map {
+        let values = match value {
+            Value::String(text) => vec![text],
+            Value::Number(number) => vec![number.to_string()],
+            Value::Array(items) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(text) => Ok(text.clone()),
+                    Value::Number(number) => Ok(number.to_string()),
+                    _ => Err(Error::invalid("filter_by_group", "value_is_invalid")),
+                })
+                .collect::<Result<Vec<_>>>()?,
+            _ => return Err(Error::invalid("filter_by_group", "value_is_invalid")),
+        };
+        out.push((key, values));
+    }
+    Ok(Some(FilterValues(out)))
+}
+
+impl UsageQuery {
+    fn parse(value: &Value) -> Result<UsageQuery> {
+        let query = object(value, "query")?;
+        Ok(UsageQuery {
+            external_customer_id: query_text(query, &["external_customer_id"])
+                .ok_or_else(|| Error::not_found("customer"))?,
+            external_subscription_id: query_text(query, &["external_subscription_id"]),
+            now: query_now(query)?,
+            apply_taxes: query_flag(query, "apply_taxes", true)?,
+            filters: UsageFilters {
+                charge_id: query_text(query, &["charge_id", "filter_by_charge_id"]),
+                charge_code: query_text(query, &["charge_code", "filter_by_charge_code"]),
+                billable_metric_code: query_text(
+                    query,
+                    &["billable_metric_code", "filter_by_metric_code"],
+                ),
+                group: group_filter(query)?,
+                skip_grouping: query_flag(query, "skip_grouping", false)?,
+                full_usage: query_flag(query, "full_usage", false)?,
+            },
+        })
+    }
+}
+
+impl PastQuery {
+    fn parse(value: &Value) -> Result<PastQuery> {
+        let query = object(value, "query")?;
+        let external_subscription_id = query_text(query, &["external_subscription_id"])
+            .ok_or_else(|| Error::invalid("external_subscription_id", "value_is_mandatory"))?;
+        Ok(PastQuery {
+            external_customer_id: query_text(query, &["external_customer_id"]).unwrap_or_default(),
+            external_subscription_id,
+            now: query_now(query)?,
+            billable_metric_code: query_text(query, &["billable_metric_code"]),
+            periods_count: query_count(query, "periods_count")?,
+            page: query_count(query, "page")?.unwrap_or(1),
+            per_page: query_count(query, "per_page")?.unwrap_or(100),
+        })
+    }
+}

@@ -1,0 +1,316 @@
+//! Running aggregates: per (subscription, charge, bucket, window) states updated as events
+//! arrive, so current usage of count, sum, max and latest charges does not grow with the number
+//! of events.
+//!
+//! A state is built by one pass over the stored events the first time a query needs it, then
+//! each ingested event of that subscription and code is folded in once. Anything whose result
+//! depends on the order of the whole window or on more than one number per bucket (unique count,
+//! weighted sum, recurring and prorated metrics, pricing groups, presentation breakdowns,
+//! running totals, per-event values, pay-in-advance) is left to the event walk in
+//! `aggregations::aggregate`. The configuration changing clears every state.
+
+use super::model::{Charge, Subscription};
+use crate::aggregations::count::CountState;
+use crate::aggregations::latest::LatestState;
+use crate::aggregations::max::MaxState;
+use crate::aggregations::sum::SumState;
+use crate::aggregations::{
+    pg, text, AggregationParams, AggregationResult, AggregationType, EventFilter,
+};
+use crate::domain::event::Event;
+use crate::error::Result;
+use chrono::{DateTime, Utc};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// Windows kept per cache: one per (subscription, charge, bucket) in practice; bounded so that
+/// a client asking for many windows cannot grow memory without end.
+const STATES_MAX: usize = 1_000_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    subscription: String,
+    charge: String,
+    bucket: usize,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    Count(CountState),
+    Sum(SumState),
+    Max(MaxState),
+    Latest(LatestState),
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    code: String,
+    field: String,
+    filter: EventFilter,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    /// Events of the subscription and code seen so far (the next one's ingestion sequence).
+    seen: u64,
+    state: State,
+}
+
+impl Entry {
+    fn add(&mut self, event: &Event) -> Result<()> {
+        let sequence = self.seen;
+        self.seen += 1;
+        if event.timestamp < self.from || event.timestamp > self.to {
+            return Ok(());
+        }
+        if !self.filter.matches(&event.properties) {
+            return Ok(());
+        }
+        if let State::Count(state) = &mut self.state {
+            state.add();
+            return Ok(());
+        }
+        let Some(value) = text::numeric_value(&event.properties, &self.field)? else {
+            return Ok(());
+        };
+        match &mut self.state {
+            State::Count(_) => {}
+            State::Sum(state) => state.add(value, event.precise_total_amount_cents)?,
+            State::Max(state) => state.add(value),
+            State::Latest(state) => state.add(event.timestamp, sequence, value),
+        }
+        Ok(())
+    }
+}
+
+/// The states kept between queries.
+#[derive(Debug, Default)]
+pub struct RunningCache {
+    entries: RefCell<HashMap<Key, Entry>>,
+    /// Subscription → code → keys of the entries that fold its events.
+    routes: RefCell<HashMap<String, HashMap<String, Vec<Key>>>>,
+}
+
+/// True when one state per bucket gives exactly what the event walk gives.
+fn kept_incrementally(params: &AggregationParams) -> Option<State> {
+    let simple = params.grouped_by.is_empty()
+        && params.grouped_by_values.is_none()
+        && params.presentation_by.is_empty()
+        && !params.charge.prorated
+        && !params.charge.pay_in_advance
+        && !params.free_units.wanted()
+        && !params.with_per_event_values
+        && params.cached_aggregations.is_empty()
+        && params.pay_in_advance_event.is_none()
+        && !params.metric.recurring;
+    if !simple {
+        return None;
+    }
+    match params.metric.aggregation_type {
+        AggregationType::Count => Some(State::Count(CountState::default())),
+        AggregationType::Sum => Some(State::Sum(SumState::default())),
+        AggregationType::Max => Some(State::Max(MaxState::default())),
+        AggregationType::Latest => Some(State::Latest(LatestState::default())),
+        _ => None,
+    }
+}
+
+impl RunningCache {
+    /// The result of a bucket from its running state (built from `events` on first use), or
+    /// `None` when this aggregation is not kept incrementally.
+    pub fn result(
+        &self,
+        subscription: &Subscription,
+        charge: &Charge,
+        bucket: usize,
+        params: &AggregationParams,
+        events: &[Event],
+    ) -> Result<Option<AggregationResult>> {
+        let Some(initial) = kept_incrementally(params) else {
+            return Ok(None);
+        };
+        let key = Key {
+            subscription: subscription.external_id.clone(),
+            charge: charge.lago_id.clone(),
+            bucket,
+            from: params.window.from,
+            to: params.window.to,
+        };
+        let mut entries = self.entries.borrow_mut();
+        if !entries.contains_key(&key) {
+            if entries.len() >= STATES_MAX {
+                return Ok(None);
+            }
+            let mut entry = Entry {
+                code: charge.metric_code.clone(),
+                field: params.metric.field_name.clone().unwrap_or_default(),
+                filter: params.filter.clone(),
+                from: pg::floor_ms(params.window.from),
+                to: params.window.to,
+                seen: 0,
+                state: initial,
+            };
+            for event in events {
+                entry.add(event)?;
+            }
+            self.routes
+                .borrow_mut()
+                .entry(key.subscription.clone())
+                .or_default()
+                .entry(entry.code.clone())
+                .or_default()
+                .push(key.clone());
+            entries.insert(key.clone(), entry);
+        }
+        let Some(entry) = entries.get(&key) else {
+            return Ok(None);
+        };
+        let mut result = match &entry.state {
+            State::Count(state) => state.result(params)?,
+            State::Sum(state) => state.result(params, &Vec::new())?,
+            State::Max(state) => state.result(),
+            State::Latest(state) => state.result(),
+        };
+        if let Some(rounding) = params.metric.rounding {
+            crate::aggregations::apply_rounding(&mut result, rounding)?;
+        }
+        Ok(Some(result))
+    }
+
+    /// Folds a newly stored event into the states that track its subscription and code.
+    pub fn add(&self, event: &Event) -> Result<()> {
+        let routes = self.routes.borrow();
+        let Some(keys) = routes
+            .get(event.external_subscription_id.as_str())
+            .and_then(|codes| codes.get(event.code.as_str()))
+        else {
+            return Ok(());
+        };
+        let mut entries = self.entries.borrow_mut();
+        for key in keys {
+            if let Some(entry) = entries.get_mut(key) {
+                entry.add(event)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets every state (the configuration changed).
+    pub fn clear(&self) {
+        self.entries.borrow_mut().clear();
+        self.routes.borrow_mut().clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregations::filters::FilterValues;
+    use crate::aggregations::{aggregate, BillableMetric, Rounding, RoundingFunction, Window};
+    use serde_json::json;
+
+    fn event(n: usize, seconds: i64, properties: serde_json::Value) -> Event {
+        Event {
+            transaction_id: format!("t{n}"),
+            external_subscription_id: "s".into(),
+            code: "m".into(),
+            timestamp: DateTime::from_timestamp(seconds, 0).unwrap(),
+            properties: properties.as_object().unwrap().clone(),
+            precise_total_amount_cents: None,
+        }
+    }
+
+    /// The running state, fed in two halves (built, then incremental), equals the event walk.
+    #[test]
+    fn running_states_equal_the_event_walk() {
+        let values = ["3", "x", "-2", "7.5", "7.5", "", "1e3", "4"];
+        let clouds = ["aws", "gcp", "aws", "aws", "gcp", "aws", "aws", "aws"];
+        let times = [100, 200, 200, 50, 300, 250, 260, 400];
+        let events: Vec<Event> = (0..values.len())
+            .map(|i| event(i, times[i], json!({"v": values[i], "cloud": clouds[i]})))
+            .collect();
+        let window = Window {
+            from: DateTime::from_timestamp(100, 0).unwrap(),
+            to: DateTime::from_timestamp(300, 0).unwrap(),
+            charges_duration_days: Some(30),
+            timezone: chrono_tz::Tz::UTC,
+        };
+        let rounding = [
+            None,
+            Some(Rounding {
+                function: RoundingFunction::Ceil,
+                precision: 0,
+            }),
+        ];
+        for aggregation_type in [
+            AggregationType::Count,
+            AggregationType::Sum,
+            AggregationType::Max,
+            AggregationType::Latest,
+        ] {
+            for rounding in rounding {
+                let metric = BillableMetric {
+                    aggregation_type,
+                    field_name: Some("v".into()),
+                    recurring: false,
+                    rounding,
+                    filters: Vec::new(),
+                };
+                let mut params = AggregationParams::new(metric, window);
+                params.with_per_event_values = false;
+                params.filter.matching = FilterValues(vec![("cloud".into(), vec!["aws".into()])]);
+                let walked = aggregate(&events, &params).unwrap();
+                let cache = RunningCache::default();
+                let subscription = crate::engine::model::Subscription::parse(
+                    json!({"external_id": "s", "external_customer_id": "c", "plan_code": "p"})
+                        .as_object()
+                        .unwrap(),
+                    "id".into(),
+                    DateTime::from_timestamp(0, 0).unwrap(),
+                )
+                .unwrap();
+                let charge = test_charge();
+                let (first, rest) = events.split_at(4);
+                cache
+                    .result(&subscription, &charge, 0, &params, first)
+                    .unwrap();
+                for e in rest {
+                    cache.add(e).unwrap();
+                }
+                let running = cache
+                    .result(&subscription, &charge, 0, &params, &events)
+                    .unwrap();
+                assert_eq!(running, Some(walked), "{aggregation_type:?} {rounding:?}");
+            }
+        }
+    }
+
+    fn test_charge() -> Charge {
+        let metric = crate::engine::model::Metric::parse(
+            json!({"code": "m", "aggregation_type": "sum_agg", "field_name": "v"})
+                .as_object()
+                .unwrap(),
+            "mid".into(),
+        )
+        .unwrap();
+        let lookup = |_: &str| Some(&metric);
+        let units = |_: &str| None;
+        let id = |kind: &str, i: usize| format!("{kind}{i}");
+        let ctx = crate::engine::model::PlanContext {
+            premium: true,
+            metric: &lookup,
+            pricing_unit: &units,
+            id: &id,
+        };
+        let plan = crate::engine::model::Plan::parse(
+            json!({"code": "p", "interval": "monthly", "amount_currency": "EUR",
+                "charges": [{"billable_metric_code": "m", "charge_model": "standard", "properties": {"amount": "1"}}]})
+            .as_object()
+            .unwrap(),
+            "pid".into(),
+            &ctx,
+        )
+        .unwrap();
+        plan.charges[0].clone()
+    }
+}

@@ -1,0 +1,100 @@
+//! The engine end to end on hand-worked scenarios (Lago's worked examples).
+
+use serde_json::{json, Value};
+use usage_calc::engine::Engine;
+
+fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+fn june_setup() -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .upsert_tax(&json!({"code": "vat", "rate": "20", "applied_to_organization": true}))
+        .unwrap();
+    engine
+        .upsert_metric(&json!({"code": "bm", "name": "Calls", "aggregation_type": "count_agg"}))
+        .unwrap();
+    engine
+        .upsert_plan(&json!({"code": "p", "interval": "monthly", "amount_currency": "EUR",
+            "charges": [{"code": "c1", "billable_metric_code": "bm", "charge_model": "standard", "properties": {"amount": "12.66"}}]}))
+        .unwrap();
+    engine
+        .upsert_customer(&json!({"external_id": "cus"}))
+        .unwrap();
+    engine
+        .upsert_subscription(
+            &json!({"external_id": "sub", "external_customer_id": "cus", "plan_code": "p", "billing_time": "calendar", "started_at": "2023-06-15T00:00:00Z"}),
+            at("2023-06-15T00:00:00Z"),
+        )
+        .unwrap();
+    engine
+}
+
+#[test]
+fn calendar_month_standard_charge_with_billing_entity_tax() {
+    let mut engine = june_setup();
+    for tx in ["a", "b"] {
+        engine
+            .ingest_event(&json!({"transaction_id": tx, "external_subscription_id": "sub", "code": "bm", "timestamp": 1749945600}), at("2025-06-15T00:00:00Z"))
+            .unwrap();
+    }
+    let usage = engine
+        .current_usage(&json!({"external_customer_id": "cus", "external_subscription_id": "sub", "now": "2025-06-15T00:00:00Z"}))
+        .unwrap();
+    let usage = &usage["customer_usage"];
+    println!("{}", serde_json::to_string_pretty(usage).unwrap());
+    assert_eq!(usage["from_datetime"], json!("2025-06-01T00:00:00Z"));
+    assert_eq!(usage["to_datetime"], json!("2025-06-30T23:59:59Z"));
+    assert_eq!(usage["issuing_date"], json!("2025-06-30"));
+    // 2 × 12.66 = 25.32 → 2532; tax 2532 × 20 % = 506.4 → 506.
+    assert_eq!(usage["amount_cents"], json!(2532));
+    assert_eq!(usage["taxes_amount_cents"], json!(506));
+    assert_eq!(usage["total_amount_cents"], json!(3038));
+    assert_eq!(usage["charges_usage"][0]["units"], json!("2.0"));
+}
+
+#[test]
+fn duplicate_transaction_is_rejected_and_changes_nothing() {
+    let mut engine = june_setup();
+    let event = json!({"transaction_id": "a", "external_subscription_id": "sub", "code": "bm", "timestamp": 1749945600});
+    engine
+        .ingest_event(&event, at("2025-06-15T00:00:00Z"))
+        .unwrap();
+    let error = engine
+        .ingest_event(&event, at("2025-06-15T00:00:00Z"))
+        .unwrap_err();
+    assert_eq!(
+        error.to_json()["error_details"],
+        json!({"transaction_id": ["value_already_exist"]})
+    );
+    let batch =
+        json!([{"transaction_id": "z", "external_subscription_id": "sub", "code": "bm"}, event]);
+    let error = engine
+        .ingest_batch(&batch, at("2025-06-15T00:00:00Z"))
+        .unwrap_err();
+    assert_eq!(
+        error.to_json()["error_details"],
+        json!({"1": {"transaction_id": ["value_already_exist"]}})
+    );
+    assert_eq!(engine.events_count(), 1);
+}
+
+#[test]
+fn export_import_round_trips() {
+    let mut engine = june_setup();
+    engine
+        .ingest_event(&json!({"transaction_id": "a", "external_subscription_id": "sub", "code": "bm", "timestamp": "1749945600.123456"}), at("2025-06-15T00:00:00Z"))
+        .unwrap();
+    let state = engine.export();
+    let mut again = Engine::import(&state).unwrap();
+    assert_eq!(again.export(), state);
+    let query = json!({"external_customer_id": "cus", "external_subscription_id": "sub", "now": "2025-06-15T00:00:00Z"});
+    assert_eq!(
+        again.current_usage(&query).unwrap(),
+        engine.current_usage(&query).unwrap()
+    );
+    let _: Value = state;
+}
