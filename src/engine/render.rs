@@ -304,11 +304,10 @@ fn filters_json(
             ),
         };
         entry.insert("values".into(), values);
-        let rows: Vec<&Breakdown> = lines
-            .iter()
-            .flat_map(|(l, _)| l.breakdowns.iter())
-            .collect();
-        entry.insert("presentation_breakdowns".into(), breakdowns_json(&rows));
+        entry.insert(
+            "presentation_breakdowns".into(),
+            lines_breakdowns_json(&lines),
+        );
         out.push(Value::Object(entry));
     }
     Ok(out)
@@ -345,11 +344,10 @@ fn grouped_json(
             filters_json(&usage.buckets, Some(group), usage, whole, projector)?
         };
         entry.insert("filters".into(), Value::Array(filters));
-        let rows: Vec<&Breakdown> = lines
-            .iter()
-            .flat_map(|(l, _)| l.breakdowns.iter())
-            .collect();
-        entry.insert("presentation_breakdowns".into(), breakdowns_json(&rows));
+        entry.insert(
+            "presentation_breakdowns".into(),
+            lines_breakdowns_json(&lines),
+        );
         out.push(Value::Object(entry));
     }
     Ok(out)
@@ -363,6 +361,15 @@ pub fn group_json(group: &GroupValues) -> Value {
             .map(|(key, value)| (key.clone(), json!(value)))
             .collect(),
     )
+}
+
+/// The presentation breakdowns of a set of lines.
+fn lines_breakdowns_json(lines: &[(&FeeLine, &ChargeModel)]) -> Value {
+    let rows: Vec<&Breakdown> = lines
+        .iter()
+        .flat_map(|(l, _)| l.breakdowns.iter())
+        .collect();
+    breakdowns_json(&rows)
 }
 
 fn breakdowns_json(rows: &[&Breakdown]) -> Value {
