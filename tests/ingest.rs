@@ -482,6 +482,59 @@ fn it_rejects_duplicates_inside_a_batch() {
     );
 }
 
+#[test]
+fn duplicates_are_found_around_failed_items() {
+    // The first holder of a key may itself be invalid; events after failures still count.
+    let batch = json!([
+        event(json!({"transaction_id": "a", "timestamp": "bad"})),
+        event(json!({"transaction_id": "b"})),
+        [],
+        event(json!({"transaction_id": "a"})),
+        event(json!({"transaction_id": "b", "code": ""})),
+        event(json!({"transaction_id": "c"})),
+        event(json!({"transaction_id": "b"})),
+        event(json!({"transaction_id": "c", "external_subscription_id": "other"})),
+    ]);
+    assert_eq!(
+        details(parse_batch(&batch, now(), BATCH_MAX)),
+        json!({
+            "0": {"timestamp": ["invalid_format"]},
+            "2": {"event": ["invalid_type"]},
+            "3": {"transaction_id": ["value_already_exist"]},
+            "4": {"transaction_id": ["value_already_exist"], "code": ["value_is_mandatory"]},
+            "6": {"transaction_id": ["value_already_exist"]},
+        })
+    );
+}
+
+#[test]
+fn bulk_duplicates_compare_decoded_text() {
+    // "tx\u0031" is "tx1": escaped and plain spellings are one key.
+    let text = concat!(
+        r#"{"transaction_id":"tx1","external_subscription_id":"s","code":"c"}"#,
+        "\n",
+        r#"{"transaction_id":"tx\u0031","external_subscription_id":"s","code":"c"}"#,
+        "\n",
+        r#"{"transaction_id":"tx1","external_subscription_id":"\u0073","code":"c"}"#,
+        "\n",
+        r#"{"transaction_id":"tx1","external_subscription_id":"s2","code":"c"}"#,
+    );
+    assert_eq!(
+        details(parse_bulk(text, now())),
+        json!({
+            "1": {"transaction_id": ["value_already_exist"]},
+            "2": {"transaction_id": ["value_already_exist"]},
+        })
+    );
+    let lines = format!("{LINE}\n").repeat(3_000);
+    let Error::Indexed(items) = parse_bulk(&lines, now()).unwrap_err() else {
+        panic!("expected indexed errors");
+    };
+    assert_eq!(items.len(), 1_000, "the first 1,000 bad events");
+    assert_eq!(items.first().map(|(index, _)| *index), Some(1));
+    assert_eq!(items.last().map(|(index, _)| *index), Some(1_000));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bulk text
 // ---------------------------------------------------------------------------------------------
