@@ -207,7 +207,7 @@ fn parse_groups(input: &Input, spec: &ChargeSpec) -> Result<Option<Vec<Group>>> 
         .map(Some)
 }
 
-fn decimal_json(value: Decimal) -> Value {
+pub(crate) fn decimal_json(value: Decimal) -> Value {
     Value::String(ruby_decimal(value))
 }
 
@@ -216,7 +216,7 @@ fn optional_decimal_json(value: Option<Decimal>) -> Value {
 }
 
 /// Cents as a JSON integer: whole, and within what JavaScript represents exactly.
-fn cents_json(value: Decimal, field: &str) -> Result<Value> {
+pub(crate) fn cents_json(value: Decimal, field: &str) -> Result<Value> {
     let whole =
         i64::try_from(value.trunc()).map_err(|_| Error::invalid(field, "value_is_out_of_range"))?;
     if whole.abs() > JS_SAFE_INTEGER_MAX || !value.fract().is_zero() {

@@ -75,11 +75,7 @@ pub struct Engine {
 
 /// A deterministic, UUID-shaped id: the same calls give the same ids.
 fn uuid(kind: &str, seed: &str, n: u64) -> String {
-    // FNV-1a: stable across platforms and versions, unlike std's hasher.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in kind.bytes().chain(seed.bytes()) {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
+    let hash = fnv1a(&[kind, seed]);
     format!(
         "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
         hash >> 32,
@@ -88,6 +84,16 @@ fn uuid(kind: &str, seed: &str, n: u64) -> String {
         (hash >> 4) & 0xfff,
         n & 0xffff_ffff_ffff
     )
+}
+
+/// FNV-1a over the concatenated parts: stable across platforms and versions, unlike std's
+/// hasher.
+fn fnv1a(parts: &[&str]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in parts.iter().flat_map(|part| part.bytes()) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
 }
 
 fn object<'a>(value: &'a Value, root: &str) -> Result<&'a Map<String, Value>> {
@@ -143,22 +149,11 @@ impl Engine {
     /// Creates or updates a customer by `external_id` (keys absent from an update are kept).
     pub fn upsert_customer(&mut self, input: &Value) -> Result<Value> {
         let input = object(input, "customer")?;
-        let key = input
-            .get("external_id")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let (merged, lago_id) = match self.customers.get(key) {
-            Some(existing) => (merge(&existing.input, input), existing.lago_id.clone()),
-            None => (input.clone(), String::new()),
-        };
-        let lago_id = if lago_id.is_empty() {
-            self.make_id("customer")
-        } else {
-            lago_id
-        };
+        let (merged, lago_id) = update_of(self.customers.get(key_of(input, "external_id")), input);
+        let lago_id = lago_id.unwrap_or_else(|| self.make_id("customer"));
         let customer = Customer::parse(&merged, lago_id)?;
         self.check_capacity(self.customers.len(), &customer.external_id, &self.customers)?;
-        self.check_taxes(&customer.tax_codes, "tax_codes")?;
+        self.check_taxes(&customer.tax_codes)?;
         self.before_change()?;
         let out = self.customer_json(&customer);
         self.customers
@@ -169,11 +164,8 @@ impl Engine {
     /// Creates or updates a tax by `code`.
     pub fn upsert_tax(&mut self, input: &Value) -> Result<Value> {
         let input = object(input, "tax")?;
-        let key = input.get("code").and_then(Value::as_str).unwrap_or("");
-        let (merged, lago_id) = match self.taxes.get(key) {
-            Some(existing) => (merge(&existing.input, input), existing.lago_id.clone()),
-            None => (input.clone(), self.make_id("tax")),
-        };
+        let (merged, lago_id) = update_of(self.taxes.get(key_of(input, "code")), input);
+        let lago_id = lago_id.unwrap_or_else(|| self.make_id("tax"));
         let tax = Tax::parse(&merged, lago_id)?;
         self.check_capacity(self.taxes.len(), &tax.code, &self.taxes)?;
         self.before_change()?;
@@ -185,11 +177,8 @@ impl Engine {
     /// Creates or updates a billable metric by `code`.
     pub fn upsert_metric(&mut self, input: &Value) -> Result<Value> {
         let input = object(input, "billable_metric")?;
-        let key = input.get("code").and_then(Value::as_str).unwrap_or("");
-        let (merged, lago_id) = match self.metrics.get(key) {
-            Some(existing) => (merge(&existing.input, input), existing.lago_id.clone()),
-            None => (input.clone(), self.make_id("billable_metric")),
-        };
+        let (merged, lago_id) = update_of(self.metrics.get(key_of(input, "code")), input);
+        let lago_id = lago_id.unwrap_or_else(|| self.make_id("billable_metric"));
         let metric = Metric::parse(&merged, lago_id)?;
         self.check_capacity(self.metrics.len(), &metric.code, &self.metrics)?;
         // Plans priced on the metric must still parse against the new definition.
@@ -243,16 +232,13 @@ impl Engine {
     /// does with the charges it is given).
     pub fn upsert_plan(&mut self, input: &Value) -> Result<Value> {
         let input = object(input, "plan")?;
-        let key = input.get("code").and_then(Value::as_str).unwrap_or("");
-        let (merged, lago_id) = match self.plans.get(key) {
-            Some(existing) => (merge(&existing.input, input), existing.lago_id.clone()),
-            None => (input.clone(), self.make_id("plan")),
-        };
+        let (merged, lago_id) = update_of(self.plans.get(key_of(input, "code")), input);
+        let lago_id = lago_id.unwrap_or_else(|| self.make_id("plan"));
         let plan = self.parse_plan(&merged, lago_id)?;
         self.check_capacity(self.plans.len(), &plan.code, &self.plans)?;
-        self.check_taxes(&plan.tax_codes, "tax_codes")?;
+        self.check_taxes(&plan.tax_codes)?;
         for charge in &plan.charges {
-            self.check_taxes(&charge.tax_codes, "charges.tax_codes")?;
+            self.check_taxes(&charge.tax_codes)?;
         }
         self.before_change()?;
         let out = self.plan_json(&plan);
@@ -298,14 +284,9 @@ impl Engine {
     pub fn upsert_subscription(&mut self, input: &Value, now: DateTime<Utc>) -> Result<Value> {
         let input = object(input, "subscription")?;
         self.tick(now);
-        let key = input
-            .get("external_id")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let (merged, lago_id) = match self.subscriptions.get(key) {
-            Some(existing) => (merge(&existing.input, input), existing.lago_id.clone()),
-            None => (input.clone(), self.make_id("subscription")),
-        };
+        let (merged, lago_id) =
+            update_of(self.subscriptions.get(key_of(input, "external_id")), input);
+        let lago_id = lago_id.unwrap_or_else(|| self.make_id("subscription"));
         let subscription = Subscription::parse(&merged, lago_id, now)?;
         if !self.plans.contains_key(&subscription.plan_code) {
             return Err(Error::not_found("plan"));
@@ -420,9 +401,8 @@ impl Engine {
         Ok(())
     }
 
-    fn check_taxes(&self, codes: &[String], field: &str) -> Result<()> {
+    fn check_taxes(&self, codes: &[String]) -> Result<()> {
         if codes.iter().any(|code| !self.taxes.contains_key(code)) {
-            let _ = field;
             return Err(Error::not_found("tax"));
         }
         Ok(())
@@ -443,21 +423,23 @@ impl Engine {
         }
         self.tick(now);
         let out = self.event_json(&event, now);
-        self.store(event)?;
+        self.store(event);
         Ok(out)
     }
 
     /// Ingests a batch (`POST /events/batch`' `events` array): all or nothing.
     pub fn ingest_batch(&mut self, input: &Value, now: DateTime<Utc>) -> Result<Value> {
         let events = ingest::parse_batch(input, now, ingest::BATCH_MAX)?;
-        self.store_all(events, now).map(Value::Array)
+        let out = events.iter().map(|e| self.event_json(e, now)).collect();
+        self.store_all(events, now)?;
+        Ok(Value::Array(out))
     }
 
     /// Ingests NDJSON or a JSON array of events: all or nothing. Returns the number stored.
     pub fn ingest_bulk(&mut self, text: &str, now: DateTime<Utc>) -> Result<usize> {
         let events = ingest::parse_bulk(text, now)?;
         let count = events.len();
-        self.store_all_quiet(events, now)?;
+        self.store_all(events, now)?;
         Ok(count)
     }
 
@@ -482,36 +464,26 @@ impl Engine {
         }
     }
 
-    fn store_all(&mut self, events: Vec<Event>, now: DateTime<Utc>) -> Result<Vec<Value>> {
-        self.duplicates(&events)?;
-        self.tick(now);
-        let out = events.iter().map(|e| self.event_json(e, now)).collect();
-        for event in events {
-            self.store(event)?;
-        }
-        Ok(out)
-    }
-
-    fn store_all_quiet(&mut self, events: Vec<Event>, now: DateTime<Utc>) -> Result<()> {
+    /// Stores a parsed batch: nothing unless every event is new and the store has room.
+    fn store_all(&mut self, events: Vec<Event>, now: DateTime<Utc>) -> Result<()> {
         self.duplicates(&events)?;
         if self.events.len().saturating_add(events.len()) > crate::aggregations::EVENTS_MAX {
             return Err(Error::invalid("events", "too_many_events"));
         }
         self.tick(now);
         for event in events {
-            self.store(event)?;
+            self.store(event);
         }
         Ok(())
     }
 
-    fn store(&mut self, event: Event) -> Result<()> {
+    fn store(&mut self, event: Event) {
         // A value the states cannot fold (out of range) drops them; the event walk then reports
         // it at query time, where Lago would.
         if self.running.add(&event).is_err() {
             self.running.clear();
         }
         self.events.insert(event);
-        Ok(())
     }
 
     /// Number of stored events.
@@ -524,7 +496,7 @@ impl Engine {
         let lago_id = uuid(
             "event",
             &event.external_subscription_id,
-            hash_text(&event.transaction_id),
+            fnv1a(&[&event.transaction_id]),
         );
         ingest::event_json(
             event,
@@ -683,6 +655,39 @@ impl Engine {
     /// Every closed period of a subscription at `now`, oldest first: frozen ones as kept, the
     /// others computed with the current configuration.
     fn closed_periods(&self, external_id: &str, now: DateTime<Utc>) -> Result<Vec<Value>> {
+        let periods = self.closed_usages(external_id, None, now)?;
+        Ok(periods.into_iter().map(|p| p.usage).collect())
+    }
+
+    fn freeze_closed(&mut self, external_id: &str, clock: DateTime<Utc>) -> Result<()> {
+        let last = self
+            .frozen
+            .get(external_id)
+            .and_then(|periods| periods.last())
+            .map(|p| p.charges_from);
+        let new: Vec<FrozenPeriod> = self
+            .closed_usages(external_id, last, clock)?
+            .into_iter()
+            .filter(|p| last.is_none_or(|l| p.charges_from > l))
+            .collect();
+        if !new.is_empty() {
+            self.frozen
+                .entry(external_id.to_string())
+                .or_default()
+                .extend(new);
+        }
+        Ok(())
+    }
+
+    /// Every period of a subscription closed at `now`, from the one holding `start` (default:
+    /// its start), oldest first: frozen ones as kept, the others computed with the current
+    /// configuration (only frozen ones once its plan is gone).
+    fn closed_usages(
+        &self,
+        external_id: &str,
+        start: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<FrozenPeriod>> {
         let Some(subscription) = self.subscriptions.get(external_id) else {
             return Ok(Vec::new());
         };
@@ -691,64 +696,30 @@ impl Engine {
         };
         let frozen = self.frozen.get(external_id).map_or(&[][..], Vec::as_slice);
         if !self.plans.contains_key(&subscription.plan_code) {
-            return Ok(frozen.iter().map(|f| f.usage.clone()).collect());
+            return Ok(frozen.to_vec());
         }
         self.with_scope(customer, subscription, |scope| {
             let input = scope.period_input(Mode::CurrentUsage, now);
-            let periods = period::periods_between(&input, subscription.started_at, now)?;
+            let start = start.unwrap_or(subscription.started_at);
             let mut out = Vec::new();
-            for boundaries in periods {
+            for boundaries in period::periods_between(&input, start, now)? {
                 let Some(charges) = boundaries.charges_period() else {
                     continue;
                 };
                 if charges.to >= now {
                     continue;
                 }
-                if let Some(kept) = frozen.iter().find(|f| f.charges_from == charges.from) {
-                    out.push(kept.usage.clone());
-                    continue;
-                }
-                out.push(past_period_json(scope, boundaries, external_id)?);
-            }
-            Ok(out)
-        })
-    }
-
-    fn freeze_closed(&mut self, external_id: &str, clock: DateTime<Utc>) -> Result<()> {
-        let Some(subscription) = self.subscriptions.get(external_id) else {
-            return Ok(());
-        };
-        let Some(customer) = self.customers.get(&subscription.external_customer_id) else {
-            return Ok(());
-        };
-        if !self.plans.contains_key(&subscription.plan_code) {
-            return Ok(());
-        }
-        let frozen = self.frozen.get(external_id).map_or(&[][..], Vec::as_slice);
-        let last = frozen.last().map(|f| f.charges_from);
-        let new: Vec<FrozenPeriod> = self.with_scope(customer, subscription, |scope| {
-            let input = scope.period_input(Mode::CurrentUsage, clock);
-            let start = last.unwrap_or(subscription.started_at);
-            let mut out = Vec::new();
-            for boundaries in period::periods_between(&input, start, clock)? {
-                let Some(charges) = boundaries.charges_period() else {
-                    continue;
+                let usage = match frozen.iter().find(|f| f.charges_from == charges.from) {
+                    Some(kept) => kept.usage.clone(),
+                    None => past_period_json(scope, boundaries, external_id)?,
                 };
-                if charges.to >= clock || last.is_some_and(|l| charges.from <= l) {
-                    continue;
-                }
                 out.push(FrozenPeriod {
                     charges_from: charges.from,
-                    usage: past_period_json(scope, boundaries, external_id)?,
+                    usage,
                 });
             }
             Ok(out)
-        })?;
-        self.frozen
-            .entry(external_id.to_string())
-            .or_default()
-            .extend(new);
-        Ok(())
+        })
     }
 
     // -----------------------------------------------------------------------------------------
@@ -907,7 +878,7 @@ impl Engine {
             "code": plan.code,
             "name": plan.name,
             "interval": plan.interval.as_str(),
-            "amount_cents": render::cents(plan.amount_cents, "amount_cents").unwrap_or(Value::Null),
+            "amount_cents": crate::rating::cents_json(plan.amount_cents, "amount_cents").unwrap_or(Value::Null),
             "amount_currency": plan.currency.code,
             "pay_in_advance": plan.pay_in_advance,
             "bill_charges_monthly": plan.bill_charges_monthly,
@@ -921,7 +892,7 @@ impl Engine {
                 "prorated": c.prorated,
                 "invoiceable": c.invoiceable,
                 "invoice_display_name": c.invoice_display_name,
-                "min_amount_cents": render::cents(c.min_amount_cents, "min_amount_cents").unwrap_or(Value::Null),
+                "min_amount_cents": crate::rating::cents_json(c.min_amount_cents, "min_amount_cents").unwrap_or(Value::Null),
                 "properties": c.properties,
                 "filters": c.filters.iter().map(|f| json!({
                     "lago_id": f.lago_id,
@@ -1048,21 +1019,45 @@ fn event_export_json(event: &Event) -> Value {
     })
 }
 
-fn hash_text(text: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
+/// An entity's stored JSON and id.
+trait Stored {
+    fn input(&self) -> &Map<String, Value>;
+    fn lago_id(&self) -> &str;
 }
 
-/// `{a: 1}` updated by `{b: 2}`: keys of the update replace, others are kept.
-fn merge(base: &Map<String, Value>, update: &Map<String, Value>) -> Map<String, Value> {
-    let mut out = base.clone();
+macro_rules! stored {
+    ($($entity:ty),*) => {$(
+        impl Stored for $entity {
+            fn input(&self) -> &Map<String, Value> {
+                &self.input
+            }
+            fn lago_id(&self) -> &str {
+                &self.lago_id
+            }
+        }
+    )*};
+}
+stored!(Customer, Tax, Metric, Plan, Subscription);
+
+/// The JSON an upsert parses and the id it keeps: an update keeps the keys it does not give
+/// (`{a: 1}` updated by `{b: 2}` is `{a: 1, b: 2}`) and the entity's id; a creation has no id yet.
+fn update_of<T: Stored>(
+    existing: Option<&T>,
+    update: &Map<String, Value>,
+) -> (Map<String, Value>, Option<String>) {
+    let Some(existing) = existing else {
+        return (update.clone(), None);
+    };
+    let mut merged = existing.input().clone();
     for (key, value) in update {
-        out.insert(key.clone(), value.clone());
+        merged.insert(key.clone(), value.clone());
     }
-    out
+    (merged, Some(existing.lago_id().to_string()))
+}
+
+/// The text of an entity's key field (`code`, `external_id`), "" when absent.
+fn key_of<'a>(input: &'a Map<String, Value>, field: &str) -> &'a str {
+    input.get(field).and_then(Value::as_str).unwrap_or("")
 }
 
 /// A current or projected usage query.

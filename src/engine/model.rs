@@ -4,7 +4,9 @@
 //! Each entity keeps the JSON it was last given (`input`), so an export is that JSON and an import
 //! parses it again: one parser, no second format to keep in step.
 
-use crate::aggregations::filters::{ChargeFilter as FilterRule, FilterValues, ALL_FILTER_VALUES};
+use crate::aggregations::filters::{
+    matching_and_ignored, ChargeFilter as FilterRule, EventFilter, FilterValues, ALL_FILTER_VALUES,
+};
 use crate::aggregations::{AggregationType, BillableMetric};
 use crate::charge_models::{fields, ChargeModel};
 use crate::error::{Error, ErrorDetails, Result};
@@ -249,15 +251,15 @@ pub struct ChargeFilterDef {
     pub model: ChargeModel,
 }
 
-impl ChargeFilterDef {
-    /// The bucket rule the aggregation side needs (rank = position: older first).
-    pub fn rule(&self, rank: usize) -> FilterRule {
-        FilterRule {
-            id: self.lago_id.clone(),
-            created_rank: i64::try_from(rank).unwrap_or(i64::MAX),
-            values: self.values.clone(),
-        }
-    }
+/// What aggregating one bucket of a charge needs besides the window, computed once when the
+/// plan is parsed (a metric change parses its plans again).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketRule {
+    /// The bucket's events: the filter's values with `__ALL_FILTER_VALUES__` expanded to the
+    /// metric's declared values, and the more specific filters left out.
+    pub events: EventFilter,
+    /// `presentation_group_keys` of the bucket's properties.
+    pub presentation_by: Vec<String>,
 }
 
 /// A charge of a plan.
@@ -285,6 +287,10 @@ pub struct Charge {
     pub invoice_display_name: Option<String>,
     /// Filters, oldest first.
     pub filters: Vec<ChargeFilterDef>,
+    /// One rule per filter, in order, then the default bucket's.
+    pub buckets: Vec<BucketRule>,
+    /// The pricing group keys (`pricing_group_keys`, or legacy `grouped_by`).
+    pub group_keys: Vec<String>,
     /// The charge's own taxes.
     pub tax_codes: Vec<String>,
     /// A pricing unit the model's amounts are in.
@@ -298,22 +304,6 @@ pub struct ChargePricingUnit {
     pub code: String,
     /// Rate and short name for the fees.
     pub applied: AppliedPricingUnit,
-}
-
-impl Charge {
-    /// The pricing group keys (`pricing_group_keys`, or legacy `grouped_by`).
-    pub fn group_keys(&self) -> Vec<String> {
-        fields::pricing_group_keys(&self.properties)
-    }
-
-    /// The metric filter rules of this charge's filters.
-    pub fn filter_rules(&self) -> Vec<FilterRule> {
-        self.filters
-            .iter()
-            .enumerate()
-            .map(|(rank, f)| f.rule(rank))
-            .collect()
-    }
 }
 
 /// A plan.
@@ -485,6 +475,8 @@ fn parse_charge(item: &Value, index: usize, ctx: &PlanContext) -> Result<Charge>
     rule_errors.into_result()?;
     let model = ChargeModel::parse(&model_name, &properties)?;
     let filters = charge_filters(input, &model_name, &properties, metric, index, ctx)?;
+    let buckets = bucket_rules(&filters, &properties, metric);
+    let group_keys = fields::pricing_group_keys(&properties);
     Ok(Charge {
         lago_id: (ctx.id)("charge", index),
         code: code.unwrap_or_else(|| metric.code.clone()),
@@ -497,9 +489,38 @@ fn parse_charge(item: &Value, index: usize, ctx: &PlanContext) -> Result<Charge>
         min_amount_cents,
         invoice_display_name,
         filters,
+        buckets,
+        group_keys,
         tax_codes,
         pricing_unit,
     })
+}
+
+/// The rule of each filter (older first: rank = position), then of the default bucket.
+fn bucket_rules(
+    filters: &[ChargeFilterDef],
+    charge_properties: &fields::Properties,
+    metric: &Metric,
+) -> Vec<BucketRule> {
+    let rules: Vec<FilterRule> = filters
+        .iter()
+        .enumerate()
+        .map(|(rank, f)| FilterRule {
+            id: f.lago_id.clone(),
+            created_rank: i64::try_from(rank).unwrap_or(i64::MAX),
+            values: f.values.clone(),
+        })
+        .collect();
+    let targets = filters.iter().map(Some).chain(std::iter::once(None));
+    targets
+        .enumerate()
+        .map(|(index, filter)| BucketRule {
+            events: matching_and_ignored(&metric.metric.filters, &rules, filter.map(|_| index)),
+            presentation_by: fields::presentation_keys(
+                filter.map_or(charge_properties, |f| &f.properties),
+            ),
+        })
+        .collect()
 }
 
 fn pricing_unit(

@@ -6,16 +6,13 @@ use super::projection::{Projection, Projector};
 use super::usage::{BucketUsage, ChargeUsage, FeeLine, Usage};
 use crate::aggregations::{Breakdown, GroupValues};
 use crate::charge_models::ChargeModel;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::money::{add, sum};
-use crate::number::ruby_decimal;
 use crate::period::boundaries::truncate_to_second;
+use crate::rating::{cents_json, decimal_json};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
-
-/// The largest integer JavaScript represents exactly.
-const JS_SAFE_INTEGER_MAX: i64 = 9_007_199_254_740_991;
 
 /// Renders projections too (`projected_usage`), or only current values.
 #[derive(Clone, Copy)]
@@ -47,20 +44,6 @@ fn date(day: NaiveDate) -> Value {
     Value::String(day.format("%Y-%m-%d").to_string())
 }
 
-fn decimal(value: Decimal) -> Value {
-    Value::String(ruby_decimal(value))
-}
-
-/// Cents as a JSON integer: whole, and within what JavaScript represents exactly.
-pub fn cents(value: Decimal, field: &str) -> Result<Value> {
-    let whole =
-        i64::try_from(value.trunc()).map_err(|_| Error::invalid(field, "value_is_out_of_range"))?;
-    if whole.abs() > JS_SAFE_INTEGER_MAX || !value.fract().is_zero() {
-        return Err(Error::invalid(field, "value_is_out_of_range"));
-    }
-    Ok(Value::from(whole))
-}
-
 /// The usage envelope (without its root key). `lago_invoice_id` is null for current usage.
 pub fn usage_json(usage: &Usage, shape: Shape, lago_invoice_id: Option<&str>) -> Result<Value> {
     let total = add(usage.amount_cents, usage.taxes_amount_cents)?;
@@ -71,7 +54,7 @@ pub fn usage_json(usage: &Usage, shape: Shape, lago_invoice_id: Option<&str>) ->
     out.insert("currency".into(), json!(usage.currency.code));
     out.insert(
         "amount_cents".into(),
-        cents(usage.amount_cents, "amount_cents")?,
+        cents_json(usage.amount_cents, "amount_cents")?,
     );
     let mut charges = Vec::with_capacity(usage.charges.len());
     let mut projected_total = Decimal::ZERO;
@@ -87,16 +70,16 @@ pub fn usage_json(usage: &Usage, shape: Shape, lago_invoice_id: Option<&str>) ->
     if matches!(shape, Shape::Projected(_)) {
         out.insert(
             "projected_amount_cents".into(),
-            cents(projected_total, "projected_amount_cents")?,
+            cents_json(projected_total, "projected_amount_cents")?,
         );
     }
     out.insert(
         "total_amount_cents".into(),
-        cents(total, "total_amount_cents")?,
+        cents_json(total, "total_amount_cents")?,
     );
     out.insert(
         "taxes_amount_cents".into(),
-        cents(usage.taxes_amount_cents, "taxes_amount_cents")?,
+        cents_json(usage.taxes_amount_cents, "taxes_amount_cents")?,
     );
     out.insert("lago_invoice_id".into(), json!(lago_invoice_id));
     out.insert("charges_usage".into(), Value::Array(charges));
@@ -116,12 +99,13 @@ fn charge_json(
     let projection = match projector {
         None => None,
         Some(projector) => {
+            // A charge with filters projects its filters' fees only, not the default bucket's.
             let has_filters = !charge.filters.is_empty();
-            let lines = all
+            let projected = usage
+                .buckets
                 .iter()
-                .copied()
-                .filter(|(line, _)| !has_filters || !is_default_bucket(usage, line));
-            Some(projector.project(lines)?)
+                .filter(|b| !has_filters || b.filter.is_some());
+            Some(projector.project(lines_with_model(projected))?)
         }
     };
     if let Some(projection) = &projection {
@@ -157,7 +141,7 @@ fn charge_json(
         "grouped_usage".into(),
         Value::Array(grouped_json(usage, whole, projector)?),
     );
-    let plain = charge.filters.is_empty() && charge.group_keys().is_empty();
+    let plain = charge.filters.is_empty() && charge.group_keys.is_empty();
     let breakdowns: Vec<&Breakdown> = if plain {
         all.iter().flat_map(|(l, _)| l.breakdowns.iter()).collect()
     } else {
@@ -172,18 +156,11 @@ fn charge_json(
 }
 
 fn lines_with_model<'u>(
-    buckets: &'u [BucketUsage<'u>],
-) -> impl Iterator<Item = (&'u FeeLine, &'u ChargeModel)> + 'u {
+    buckets: impl IntoIterator<Item = &'u BucketUsage<'u>>,
+) -> impl Iterator<Item = (&'u FeeLine, &'u ChargeModel)> {
     buckets
-        .iter()
+        .into_iter()
         .flat_map(|b| b.lines.iter().map(move |l| (l, b.model)))
-}
-
-fn is_default_bucket(usage: &ChargeUsage, line: &FeeLine) -> bool {
-    usage
-        .buckets
-        .last()
-        .is_some_and(|b| b.filter.is_none() && b.lines.iter().any(|l| std::ptr::eq(l, line)))
 }
 
 /// units, total_aggregated_units (current only), events_count, amount_cents, amount_currency,
@@ -202,15 +179,18 @@ fn totals(
     let amount_cents = sum(lines.iter().map(|(l, _)| l.fee.amount_cents))
         .map_err(|e| e.in_field("amount_cents"))?;
     let mut out = Map::new();
-    out.insert("units".into(), decimal(units));
+    out.insert("units".into(), decimal_json(units));
     if !projected {
-        out.insert("total_aggregated_units".into(), decimal(aggregated));
+        out.insert("total_aggregated_units".into(), decimal_json(aggregated));
     }
     out.insert(
         "events_count".into(),
         json!(lines.iter().map(|(l, _)| l.fee.events_count).sum::<u64>()),
     );
-    out.insert("amount_cents".into(), cents(amount_cents, "amount_cents")?);
+    out.insert(
+        "amount_cents".into(),
+        cents_json(amount_cents, "amount_cents")?,
+    );
     out.insert("amount_currency".into(), json!(whole.currency.code));
     let details = match &usage.charge.pricing_unit {
         None => Value::Null,
@@ -220,9 +200,9 @@ fn totals(
                 .filter_map(|(l, _)| l.fee.pricing_unit_usage.as_ref())
                 .map(|u| u.amount_cents))?;
             json!({
-                "amount_cents": cents(pu_cents, "pricing_unit_amount_cents")?,
+                "amount_cents": cents_json(pu_cents, "pricing_unit_amount_cents")?,
                 "short_name": unit.applied.short_name,
-                "conversion_rate": decimal(unit.applied.conversion_rate),
+                "conversion_rate": decimal_json(unit.applied.conversion_rate),
             })
         }
     };
@@ -235,10 +215,10 @@ fn insert_projection(
     projection: &Projection,
     usage: &ChargeUsage,
 ) -> Result<()> {
-    out.insert("projected_units".into(), decimal(projection.units));
+    out.insert("projected_units".into(), decimal_json(projection.units));
     out.insert(
         "projected_amount_cents".into(),
-        cents(projection.amount_cents, "projected_amount_cents")?,
+        cents_json(projection.amount_cents, "projected_amount_cents")?,
     );
     let rows: Vec<&Breakdown> = projection.breakdowns.iter().collect();
     out.insert(
@@ -249,7 +229,7 @@ fn insert_projection(
         if let Some(Value::Object(details)) = out.get_mut("pricing_unit_details") {
             details.insert(
                 "projected_amount_cents".into(),
-                cents(
+                cents_json(
                     projection.pricing_unit_amount_cents.unwrap_or_default(),
                     "projected_pricing_unit_amount_cents",
                 )?,
@@ -378,7 +358,7 @@ fn breakdowns_json(rows: &[&Breakdown]) -> Value {
             .map(|b| {
                 json!({
                     "presentation_by": group_json(&b.groups),
-                    "units": decimal(b.value),
+                    "units": decimal_json(b.value),
                 })
             })
             .collect(),

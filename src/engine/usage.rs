@@ -7,15 +7,15 @@ use super::model::{
 };
 use super::running::RunningCache;
 use super::store::EventStore;
-use crate::aggregations::filters::{matching_and_ignored, FilterValues};
+use crate::aggregations::filters::FilterValues;
 use crate::aggregations::{
     self, AggregationParams, AggregationResult, Breakdown, ChargeSettings, FreeUnits, GroupValues,
     UsageContext, Window,
 };
-use crate::charge_models::{fields, Aggregation, ChargeModel, Context};
+use crate::charge_models::{Aggregation, ChargeModel, Context};
 use crate::error::{Error, Result};
 use crate::fees::{self, Fee, FeeContext};
-use crate::money::{add, div_or_zero, mul, round_half_up, sum, Currency};
+use crate::money::{add, div_or_zero, mul, round_half_up, Currency};
 use crate::period::{self, Boundaries, Mode, PeriodInput};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -293,22 +293,19 @@ impl<'a> Scope<'a> {
         window: &Window,
         filters: &UsageFilters,
     ) -> Result<ChargeUsage<'a>> {
-        let rules = charge.filter_rules();
-        let mut buckets = Vec::with_capacity(charge.filters.len() + 1);
+        let mut buckets = Vec::with_capacity(charge.buckets.len());
         let targets = charge.filters.iter().map(Some).chain(std::iter::once(None));
-        for (index, filter) in targets.enumerate() {
+        for (index, (filter, rule)) in targets.zip(&charge.buckets).enumerate() {
             let model = filter.map_or(&charge.model, |f| &f.model);
-            let properties = filter.map_or(&charge.properties, |f| &f.properties);
             let mut params = AggregationParams::new(metric.metric.clone(), *window);
-            params.filter =
-                matching_and_ignored(&metric.metric.filters, &rules, filter.map(|_| index));
+            params.filter = rule.events.clone();
             if let Some(group) = &filters.group {
                 restrict(&mut params.filter.matching, group);
             }
             if !filters.skip_grouping {
-                params.grouped_by = charge.group_keys();
+                params.grouped_by = charge.group_keys.clone();
             }
-            params.presentation_by = fields::presentation_keys(properties);
+            params.presentation_by = rule.presentation_by.clone();
             params.charge = ChargeSettings {
                 prorated: charge.prorated,
                 pay_in_advance: charge.pay_in_advance,
@@ -443,9 +440,4 @@ fn needs_per_event_values(model: &ChargeModel, charge: &Charge) -> bool {
         ChargeModel::Graduated(_) => charge.prorated,
         _ => false,
     }
-}
-
-/// Σ of a list of fees' cents.
-pub fn cents_of<'l>(lines: impl Iterator<Item = &'l FeeLine>) -> Result<Decimal> {
-    sum(lines.map(|l| l.fee.amount_cents))
 }
