@@ -44,6 +44,7 @@ const small = setup();
 small.ingestBulk(lines(0, 1000), NOW);
 const at1k = usageMicros(small);
 
+const rssBefore = process.memoryUsage().rss;
 const big = setup();
 const chunk = 100_000;
 let ingestNs = 0n;
@@ -55,7 +56,7 @@ for (let from = 0; from < N; from += chunk) {
 }
 const rate = N / (Number(ingestNs) / 1e9);
 const atN = usageMicros(big);
-const mem = process.memoryUsage();
+const rssGrowth = process.memoryUsage().rss - rssBefore;
 console.log(`bulk ingestion (NDJSON in WASM): ${Math.round(rate).toLocaleString('en')} events/s over ${N.toLocaleString('en')} events`);
 console.log(`currentUsage, 10 charges: ${at1k.toFixed(1)} µs at 1k events, ${atN.toFixed(1)} µs at ${N.toLocaleString('en')} events (${(atN / at1k).toFixed(2)}x)`);
-console.log(`memory: rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB, wasm+js heap ≈ ${((mem.arrayBuffers + mem.heapUsed) / 2 ** 20).toFixed(0)} MiB → ≈ ${Math.round((mem.arrayBuffers) / N)} bytes per stored event (wasm memory / events)`);
+console.log(`memory: RSS grew ${(rssGrowth / 2 ** 20).toFixed(0)} MiB over ${N.toLocaleString('en')} events → ≈ ${Math.round(rssGrowth / N)} bytes per stored event`);
