@@ -22,7 +22,9 @@ apt_need() {
 
 step "prerequisites"
 for c in rustup cargo node npm; do command -v "$c" >/dev/null || die "$c not found; install it first"; done
-# System packages, one apt_need line each, e.g.:  apt_need chromium
+# System packages: Debian's Chromium for the browser test (playwright-core downloads no browser),
+# python3-venv for the Python-client test.
+apt_need chromium python3-venv
 
 step "rust: wasm32 target, rustfmt, clippy"
 installed=$(rustup component list --installed)
@@ -52,3 +54,10 @@ if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/tsc ] ||
   echo "$lock_hash" >"$stamp"
 fi
 check_wasm_opt
+
+step "python venv (.venv: lago-python-client for the client test)"
+PY_CLIENT=lago-python-client==1.55.0
+if ! .venv/bin/python -c 'import lago_python_client' 2>/dev/null; then
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check "$PY_CLIENT"
+fi
