@@ -10,6 +10,7 @@ pub fn version() -> &'static str {
 mod wasm;
 
 pub mod aggregations;
+pub mod api;
 pub mod charge_models;
 pub mod domain;
 pub mod engine;

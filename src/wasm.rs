@@ -215,6 +215,8 @@ fn answer(result: Result<Value, Error>) -> Result<JsValue, JsValue> {
 #[wasm_bindgen(js_name = Engine)]
 pub struct JsEngine {
     inner: crate::engine::Engine,
+    /// The key `handle` requires (`Authorization: Bearer …`); never exported with the state.
+    api_key: String,
 }
 
 #[wasm_bindgen(js_class = Engine)]
@@ -231,7 +233,10 @@ impl JsEngine {
             let input = request_json(&settings).map_err(|e| to_js_error(&e))?;
             inner.configure(&input).map_err(|e| to_js_error(&e))?;
         }
-        Ok(JsEngine { inner })
+        Ok(JsEngine {
+            inner,
+            api_key: String::new(),
+        })
     }
 
     /// Replaces the organisation's settings.
@@ -407,6 +412,43 @@ impl JsEngine {
         answer(request_json(&query).and_then(|v| self.inner.past_usage(&v)))
     }
 
+    /// Deletes a customer (`DELETE /customers/{id}`): its subscriptions end at `now`.
+    #[wasm_bindgen(js_name = deleteCustomer, unchecked_return_type = "Record<string, unknown>")]
+    pub fn delete_customer(
+        &mut self,
+        external_id: &str,
+        #[wasm_bindgen(unchecked_param_type = "string | Date")] now: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        answer(instant(&now, "now").and_then(|now| self.inner.delete_customer(external_id, now)))
+    }
+
+    /// Sets the API key `handle` requires on every `/api/v1` route.
+    #[wasm_bindgen(js_name = setApiKey)]
+    pub fn set_api_key(&mut self, key: &str) {
+        self.api_key = key.to_string();
+    }
+
+    /// Lago's REST API: one HTTP request in, `{status, headers, body}` out (body is JSON text).
+    /// Never throws: every problem is an HTTP answer.
+    #[wasm_bindgen(unchecked_return_type = "ApiResponse")]
+    pub fn handle(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "ApiRequest")] request: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | Date")] now: JsValue,
+    ) -> JsValue {
+        let response = match instant(&now, "now") {
+            Ok(now) => {
+                crate::api::handle(&mut self.inner, &self.api_key, &api_request(&request), now)
+            }
+            Err(error) => crate::api::Response {
+                status: 400,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: error.to_json().to_string(),
+            },
+        };
+        api_response(&response)
+    }
+
     /// The whole state as JSON (`Engine.import` reads it back).
     #[wasm_bindgen(js_name = export, unchecked_return_type = "EngineState")]
     pub fn export_state(&self) -> Result<JsValue, JsValue> {
@@ -420,7 +462,59 @@ impl JsEngine {
     ) -> Result<JsEngine, JsValue> {
         request_json(&state)
             .and_then(|v| crate::engine::Engine::import(&v))
-            .map(|inner| JsEngine { inner })
+            .map(|inner| JsEngine {
+                inner,
+                api_key: String::new(),
+            })
             .map_err(|e| to_js_error(&e))
     }
+}
+
+/// Largest request body `handle` accepts, in bytes (the shim stops reading there: 413).
+#[wasm_bindgen(js_name = apiBodyMaxBytes)]
+pub fn api_body_max_bytes() -> u32 {
+    u32::try_from(crate::api::BODY_MAX_BYTES).unwrap_or(u32::MAX)
+}
+
+fn string_field(object: &JsValue, key: &str) -> String {
+    js_sys::Reflect::get(object, &JsValue::from_str(key))
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
+}
+
+/// `{method, path, query?, headers?, body?}` read field by field (no JSON round trip).
+fn api_request(request: &JsValue) -> crate::api::Request {
+    let mut headers = Vec::new();
+    if let Ok(object) = js_sys::Reflect::get(request, &JsValue::from_str("headers")) {
+        if object.is_object() {
+            let object: js_sys::Object = object.unchecked_into();
+            for entry in js_sys::Object::entries(&object).iter() {
+                let pair: js_sys::Array = entry.unchecked_into();
+                if let (Some(key), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string())
+                {
+                    headers.push((key.to_ascii_lowercase(), value));
+                }
+            }
+        }
+    }
+    crate::api::Request {
+        method: string_field(request, "method"),
+        path: string_field(request, "path"),
+        query: string_field(request, "query"),
+        headers,
+        body: string_field(request, "body"),
+    }
+}
+
+fn api_response(response: &crate::api::Response) -> JsValue {
+    let headers = js_sys::Object::new();
+    for (key, value) in &response.headers {
+        let _ = js_sys::Reflect::set(&headers, &JsValue::from_str(key), &JsValue::from_str(value));
+    }
+    let out = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&out, &"status".into(), &JsValue::from(response.status));
+    let _ = js_sys::Reflect::set(&out, &"headers".into(), &headers);
+    let _ = js_sys::Reflect::set(&out, &"body".into(), &JsValue::from_str(&response.body));
+    out.into()
 }

@@ -638,3 +638,25 @@ export interface EngineState {
   clock: string | null;
   next_id: number;
 }
+
+/** One HTTP request for `Engine.handle` (Lago's REST API under `/api/v1`). */
+export interface ApiRequest {
+  /** `GET`, `POST`, `PUT`, `DELETE` (`OPTIONS` answers a CORS preflight). */
+  method: string;
+  /** The raw path before `?`, still percent-encoded: `/api/v1/customers/acme`. */
+  path: string;
+  /** The raw query string without `?`. */
+  query?: string;
+  /** Header names in any case; `authorization: Bearer <key>` is required. */
+  headers?: Record<string, string>;
+  /** JSON text. */
+  body?: string;
+}
+
+/** What `Engine.handle` answers: Lago's status and JSON body. */
+export interface ApiResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** JSON text (empty for a preflight). */
+  body: string;
+}

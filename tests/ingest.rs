@@ -766,7 +766,7 @@ fn it_prints_lagos_event_json() {
         &parsed,
         "lago-1",
         Some("sub-uuid"),
-        at("2025-06-15T10:00:00.987Z"),
+        Some(at("2025-06-15T10:00:00.987Z")),
     );
     assert_eq!(
         body,
@@ -802,7 +802,7 @@ fn it_prints_lagos_event_json() {
     assert_eq!(body["properties"]["n"].to_string(), "1.50");
 
     let bare = parse_event(&json!({"transaction_id": "t", "code": "c"}), now()).unwrap();
-    let body = event_json(&bare, "lago-2", None, now());
+    let body = event_json(&bare, "lago-2", None, Some(now()));
     assert_eq!(body["precise_total_amount_cents"], Value::Null);
     assert_eq!(body["lago_subscription_id"], Value::Null);
     assert_eq!(body["external_subscription_id"], Value::Null);

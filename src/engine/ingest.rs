@@ -139,7 +139,7 @@ pub fn event_json(
     event: &Event,
     lago_id: &str,
     lago_subscription_id: Option<&str>,
-    created_at: DateTime<Utc>,
+    created_at: Option<DateTime<Utc>>,
 ) -> Value {
     let external_subscription_id =
         Some(event.external_subscription_id.as_str()).filter(|id| !id.is_empty());
@@ -153,7 +153,7 @@ pub fn event_json(
         "properties": event.properties,
         "lago_subscription_id": lago_subscription_id,
         "external_subscription_id": external_subscription_id,
-        "created_at": created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "created_at": created_at.map(|at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
     })
 }
 

@@ -10,6 +10,8 @@
 //! a deleted metric does not rewrite it (Lago's past usage reads invoiced fees). Until then it is
 //! computed live, so a history loaded out of order still counts.
 
+pub mod coupons;
+pub mod entities;
 pub mod ingest;
 pub mod model;
 pub mod projection;
@@ -24,6 +26,7 @@ use crate::domain::event::Event;
 use crate::error::{Error, ErrorDetails, Result};
 use crate::period::{self, Mode};
 use chrono::{DateTime, Utc};
+use entities::{metric_json, tax_json, CREATED_AT};
 use model::{Customer, Metric, Organization, Plan, PlanContext, Status, Subscription, Tax};
 use projection::Projector;
 use render::{Projectors, Shape};
@@ -66,6 +69,8 @@ pub struct Engine {
     pricing_units: BTreeMap<String, PricingUnit>,
     plans: BTreeMap<String, Plan>,
     subscriptions: BTreeMap<String, Subscription>,
+    coupons: BTreeMap<String, coupons::Coupon>,
+    applied_coupons: Vec<coupons::AppliedCoupon>,
     events: EventStore,
     frozen: BTreeMap<String, Vec<FrozenPeriod>>,
     clock: Option<DateTime<Utc>>,
@@ -115,6 +120,11 @@ impl Engine {
         uuid(kind, "", self.next_id)
     }
 
+    /// Moves the engine's clock to `now` if later (what a request at `now` does first).
+    pub fn observe(&mut self, now: DateTime<Utc>) {
+        self.tick(now);
+    }
+
     fn tick(&mut self, now: DateTime<Utc>) {
         if self.clock.is_none_or(|clock| now > clock) {
             self.clock = Some(now);
@@ -149,7 +159,21 @@ impl Engine {
     /// Creates or updates a customer by `external_id` (keys absent from an update are kept).
     pub fn upsert_customer(&mut self, input: &Value) -> Result<Value> {
         let input = object(input, "customer")?;
-        let (merged, lago_id) = update_of(self.customers.get(key_of(input, "external_id")), input);
+        let (merged, lago_id) = update_of(
+            self.customers.get(key_of(input, "external_id")),
+            input,
+            self.clock,
+        );
+        let mut merged = merged;
+        if lago_id.is_none() {
+            let sequence = self
+                .customers
+                .values()
+                .filter_map(|c| c.input.get("sequential_id").and_then(Value::as_u64))
+                .max()
+                .unwrap_or(0);
+            merged.insert("sequential_id".into(), json!(sequence + 1));
+        }
         let lago_id = lago_id.unwrap_or_else(|| self.make_id("customer"));
         let customer = Customer::parse(&merged, lago_id)?;
         self.check_capacity(self.customers.len(), &customer.external_id, &self.customers)?;
@@ -164,7 +188,7 @@ impl Engine {
     /// Creates or updates a tax by `code`.
     pub fn upsert_tax(&mut self, input: &Value) -> Result<Value> {
         let input = object(input, "tax")?;
-        let (merged, lago_id) = update_of(self.taxes.get(key_of(input, "code")), input);
+        let (merged, lago_id) = update_of(self.taxes.get(key_of(input, "code")), input, self.clock);
         let lago_id = lago_id.unwrap_or_else(|| self.make_id("tax"));
         let tax = Tax::parse(&merged, lago_id)?;
         self.check_capacity(self.taxes.len(), &tax.code, &self.taxes)?;
@@ -177,7 +201,8 @@ impl Engine {
     /// Creates or updates a billable metric by `code`.
     pub fn upsert_metric(&mut self, input: &Value) -> Result<Value> {
         let input = object(input, "billable_metric")?;
-        let (merged, lago_id) = update_of(self.metrics.get(key_of(input, "code")), input);
+        let (merged, lago_id) =
+            update_of(self.metrics.get(key_of(input, "code")), input, self.clock);
         let lago_id = lago_id.unwrap_or_else(|| self.make_id("billable_metric"));
         let metric = Metric::parse(&merged, lago_id)?;
         self.check_capacity(self.metrics.len(), &metric.code, &self.metrics)?;
@@ -232,7 +257,7 @@ impl Engine {
     /// does with the charges it is given).
     pub fn upsert_plan(&mut self, input: &Value) -> Result<Value> {
         let input = object(input, "plan")?;
-        let (merged, lago_id) = update_of(self.plans.get(key_of(input, "code")), input);
+        let (merged, lago_id) = update_of(self.plans.get(key_of(input, "code")), input, self.clock);
         let lago_id = lago_id.unwrap_or_else(|| self.make_id("plan"));
         let plan = self.parse_plan(&merged, lago_id)?;
         self.check_capacity(self.plans.len(), &plan.code, &self.plans)?;
@@ -284,8 +309,11 @@ impl Engine {
     pub fn upsert_subscription(&mut self, input: &Value, now: DateTime<Utc>) -> Result<Value> {
         let input = object(input, "subscription")?;
         self.tick(now);
-        let (merged, lago_id) =
-            update_of(self.subscriptions.get(key_of(input, "external_id")), input);
+        let (merged, lago_id) = update_of(
+            self.subscriptions.get(key_of(input, "external_id")),
+            input,
+            self.clock,
+        );
         let lago_id = lago_id.unwrap_or_else(|| self.make_id("subscription"));
         let subscription = Subscription::parse(&merged, lago_id, now)?;
         if !self.plans.contains_key(&subscription.plan_code) {
@@ -333,6 +361,33 @@ impl Engine {
             .insert("terminated_at".into(), render::datetime(now));
         let subscription = subscription.clone();
         Ok(self.subscription_json(&subscription))
+    }
+
+    /// Deletes a customer (Lago's `DELETE /customers/{id}`): its subscriptions are terminated at
+    /// `now` and its applied coupons end; its events stay stored.
+    pub fn delete_customer(&mut self, external_id: &str, now: DateTime<Utc>) -> Result<Value> {
+        let Some(customer) = self.customers.get(external_id) else {
+            return Err(Error::not_found("customer"));
+        };
+        let out = self.customer_json(customer);
+        self.tick(now);
+        let active: Vec<String> = self
+            .subscriptions
+            .values()
+            .filter(|s| s.external_customer_id == external_id && s.status == Status::Active)
+            .map(|s| s.external_id.clone())
+            .collect();
+        for id in active {
+            self.terminate_subscription(&id, now)?;
+        }
+        for applied in self.applied_coupons.iter_mut() {
+            if applied.external_customer_id == external_id && applied.terminated_at.is_none() {
+                applied.terminated_at = Some(now);
+            }
+        }
+        self.before_change()?;
+        self.customers.remove(external_id);
+        Ok(out)
     }
 
     /// Deletes a billable metric; charges on it stop billing (closed periods keep their usage).
@@ -422,7 +477,7 @@ impl Engine {
             return Err(Error::invalid("transaction_id", "value_already_exist"));
         }
         self.tick(now);
-        let out = self.event_json(&event, now);
+        let out = self.event_json(&event, Some(now));
         self.store(event);
         Ok(out)
     }
@@ -430,7 +485,10 @@ impl Engine {
     /// Ingests a batch (`POST /events/batch`' `events` array): all or nothing.
     pub fn ingest_batch(&mut self, input: &Value, now: DateTime<Utc>) -> Result<Value> {
         let events = ingest::parse_batch(input, now, ingest::BATCH_MAX)?;
-        let out = events.iter().map(|e| self.event_json(e, now)).collect();
+        let out = events
+            .iter()
+            .map(|e| self.event_json(e, Some(now)))
+            .collect();
         self.store_all(events, now)?;
         Ok(Value::Array(out))
     }
@@ -491,7 +549,49 @@ impl Engine {
         self.events.len()
     }
 
-    fn event_json(&self, event: &Event, created_at: DateTime<Utc>) -> Value {
+    /// `GET /events`: the matching events, newest first, one page of them and the total.
+    pub fn events_page(
+        &self,
+        query: &EventQuery,
+        page: usize,
+        per_page: usize,
+    ) -> (Vec<Value>, usize) {
+        let mut matching: Vec<&Event> = self
+            .events
+            .iter()
+            .filter(|e| {
+                query
+                    .external_subscription_id
+                    .is_none_or(|id| e.external_subscription_id == id)
+            })
+            .filter(|e| query.code.is_none_or(|code| e.code == code))
+            .filter(|e| query.from.is_none_or(|from| e.timestamp >= from))
+            .filter(|e| query.to.is_none_or(|to| e.timestamp <= to))
+            .collect();
+        matching.sort_by(|a, b| {
+            b.timestamp
+                .cmp(&a.timestamp)
+                .then_with(|| a.transaction_id.cmp(&b.transaction_id))
+        });
+        let total = matching.len();
+        let rows = matching
+            .into_iter()
+            .skip(page.saturating_sub(1).saturating_mul(per_page))
+            .take(per_page)
+            .map(|e| self.event_json(e, None))
+            .collect();
+        (rows, total)
+    }
+
+    /// `GET /events/{transaction_id}`.
+    pub fn event(&self, transaction_id: &str) -> Result<Value> {
+        self.events
+            .find(transaction_id)
+            .map(|e| self.event_json(e, None))
+            .ok_or_else(|| Error::not_found("event"))
+    }
+
+    fn event_json(&self, event: &Event, created_at: Option<DateTime<Utc>>) -> Value {
         let subscription = self.subscriptions.get(&event.external_subscription_id);
         let lago_id = uuid(
             "event",
@@ -746,6 +846,7 @@ impl Engine {
             "pricing_units": Value::Array(self.pricing_units.values().map(|u| Value::Object(u.input.clone())).collect()),
             "plans": inputs(self.plans.values().map(|p| (&p.lago_id, &p.input)).collect()),
             "subscriptions": inputs(self.subscriptions.values().map(|s| (&s.lago_id, &s.input)).collect()),
+            "coupons": self.coupons_export(),
             "events": Value::Array(self.events.iter().map(event_export_json).collect()),
             "frozen_periods": self.frozen.iter().map(|(id, periods)| {
                 (id.clone(), Value::Array(periods.iter().map(|p| json!({
@@ -815,6 +916,9 @@ impl Engine {
                 .subscriptions
                 .insert(subscription.external_id.clone(), subscription);
         }
+        if let Some(Value::Object(coupons)) = state.get("coupons") {
+            engine.coupons_import(coupons)?;
+        }
         if let Some(Value::Array(events)) = state.get("events") {
             for item in events {
                 let event = ingest::parse_event(item, epoch)?;
@@ -854,106 +958,6 @@ impl Engine {
         engine.next_id = state.get("next_id").and_then(Value::as_u64).unwrap_or(0);
         Ok(engine)
     }
-
-    // -----------------------------------------------------------------------------------------
-    // Entity JSON
-    // -----------------------------------------------------------------------------------------
-
-    fn customer_json(&self, customer: &Customer) -> Value {
-        let timezone = customer.timezone.map(|tz| tz.name().to_string());
-        json!({
-            "lago_id": customer.lago_id,
-            "external_id": customer.external_id,
-            "name": customer.name,
-            "currency": customer.currency.map(|c| c.code),
-            "timezone": timezone,
-            "applicable_timezone": customer.timezone.unwrap_or(self.org.timezone).name(),
-            "taxes": customer.tax_codes.iter().filter_map(|c| self.taxes.get(c)).map(tax_json).collect::<Vec<_>>(),
-        })
-    }
-
-    fn plan_json(&self, plan: &Plan) -> Value {
-        json!({
-            "lago_id": plan.lago_id,
-            "code": plan.code,
-            "name": plan.name,
-            "interval": plan.interval.as_str(),
-            "amount_cents": crate::rating::cents_json(plan.amount_cents, "amount_cents").unwrap_or(Value::Null),
-            "amount_currency": plan.currency.code,
-            "pay_in_advance": plan.pay_in_advance,
-            "bill_charges_monthly": plan.bill_charges_monthly,
-            "charges": plan.charges.iter().map(|c| json!({
-                "lago_id": c.lago_id,
-                "code": c.code,
-                "billable_metric_code": c.metric_code,
-                "lago_billable_metric_id": self.metrics.get(&c.metric_code).map(|m| m.lago_id.clone()),
-                "charge_model": c.model.name(),
-                "pay_in_advance": c.pay_in_advance,
-                "prorated": c.prorated,
-                "invoiceable": c.invoiceable,
-                "invoice_display_name": c.invoice_display_name,
-                "min_amount_cents": crate::rating::cents_json(c.min_amount_cents, "min_amount_cents").unwrap_or(Value::Null),
-                "properties": c.properties,
-                "filters": c.filters.iter().map(|f| json!({
-                    "lago_id": f.lago_id,
-                    "invoice_display_name": f.invoice_display_name,
-                    "properties": f.properties,
-                    "values": f.values.0.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<String, Value>>(),
-                })).collect::<Vec<_>>(),
-                "applied_pricing_unit": c.pricing_unit.as_ref().map(|u| json!({
-                    "code": u.code,
-                    "conversion_rate": crate::number::ruby_decimal(u.applied.conversion_rate),
-                })),
-                "taxes": c.tax_codes.iter().filter_map(|t| self.taxes.get(t)).map(tax_json).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-            "taxes": plan.tax_codes.iter().filter_map(|t| self.taxes.get(t)).map(tax_json).collect::<Vec<_>>(),
-        })
-    }
-
-    fn subscription_json(&self, subscription: &Subscription) -> Value {
-        let plan = self.plans.get(&subscription.plan_code);
-        let customer = self.customers.get(&subscription.external_customer_id);
-        json!({
-            "lago_id": subscription.lago_id,
-            "external_id": subscription.external_id,
-            "lago_customer_id": customer.map(|c| c.lago_id.clone()),
-            "external_customer_id": subscription.external_customer_id,
-            "name": subscription.name,
-            "plan_code": subscription.plan_code,
-            "lago_plan_id": plan.map(|p| p.lago_id.clone()),
-            "status": subscription.status.as_str(),
-            "billing_time": match subscription.billing_time {
-                period::BillingTime::Calendar => "calendar",
-                period::BillingTime::Anniversary => "anniversary",
-            },
-            "subscription_at": render::datetime(subscription.subscription_at),
-            "started_at": render::datetime(subscription.started_at),
-            "ending_at": subscription.ending_at.map(render::datetime),
-            "terminated_at": subscription.terminated().map(render::datetime),
-        })
-    }
-}
-
-fn tax_json(tax: &Tax) -> Value {
-    json!({
-        "lago_id": tax.lago_id,
-        "code": tax.code,
-        "name": tax.name,
-        "rate": tax.rate.to_string().parse::<serde_json::Number>().map_or(Value::Null, Value::Number),
-        "applied_to_organization": tax.applied_to_organization,
-    })
-}
-
-fn metric_json(metric: &Metric) -> Value {
-    json!({
-        "lago_id": metric.lago_id,
-        "code": metric.code,
-        "name": metric.name,
-        "aggregation_type": metric.aggregation_name,
-        "field_name": metric.metric.field_name,
-        "recurring": metric.metric.recurring,
-        "filters": metric.metric.filters.iter().map(|f| json!({"key": f.key, "values": f.values})).collect::<Vec<_>>(),
-    })
 }
 
 /// A closed period as Lago's past usage lists it: only the charges with something billed
@@ -1039,17 +1043,28 @@ macro_rules! stored {
 }
 stored!(Customer, Tax, Metric, Plan, Subscription);
 
+/// Keys the engine sets on an entity's stored input; an update cannot change them.
+const ENGINE_KEPT: &[&str] = &[CREATED_AT, "sequential_id"];
+
 /// The JSON an upsert parses and the id it keeps: an update keeps the keys it does not give
-/// (`{a: 1}` updated by `{b: 2}` is `{a: 1, b: 2}`) and the entity's id; a creation has no id yet.
+/// (`{a: 1}` updated by `{b: 2}` is `{a: 1, b: 2}`) and the entity's id; a creation has no id yet
+/// and is stamped `created_at` (the engine's clock).
 fn update_of<T: Stored>(
     existing: Option<&T>,
     update: &Map<String, Value>,
+    clock: Option<DateTime<Utc>>,
 ) -> (Map<String, Value>, Option<String>) {
+    let given = update
+        .iter()
+        .filter(|(key, _)| !ENGINE_KEPT.contains(&key.as_str()));
     let Some(existing) = existing else {
-        return (update.clone(), None);
+        let mut created: Map<String, Value> = given.map(|(k, v)| (k.clone(), v.clone())).collect();
+        let at = clock.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        created.insert(CREATED_AT.into(), render::datetime(at));
+        return (created, None);
     };
     let mut merged = existing.input().clone();
-    for (key, value) in update {
+    for (key, value) in given {
         merged.insert(key.clone(), value.clone());
     }
     (merged, Some(existing.lago_id().to_string()))
@@ -1058,6 +1073,19 @@ fn update_of<T: Stored>(
 /// The text of an entity's key field (`code`, `external_id`), "" when absent.
 fn key_of<'a>(input: &'a Map<String, Value>, field: &str) -> &'a str {
     input.get(field).and_then(Value::as_str).unwrap_or("")
+}
+
+/// `GET /events` filters.
+#[derive(Debug, Default)]
+pub struct EventQuery<'a> {
+    /// Only this subscription's events.
+    pub external_subscription_id: Option<&'a str>,
+    /// Only this metric code.
+    pub code: Option<&'a str>,
+    /// Timestamps at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Timestamps at or before.
+    pub to: Option<DateTime<Utc>>,
 }
 
 /// A current or projected usage query.

@@ -760,7 +760,7 @@ impl Subscription {
             ending_at,
             terminated_at,
             status,
-            input: input.clone(),
+            input: with_instant(input, "subscription_at", subscription_at),
         })
     }
 
@@ -776,6 +776,17 @@ impl Subscription {
 // ---------------------------------------------------------------------------------------------
 // Field readers that record errors instead of stopping at the first one.
 // ---------------------------------------------------------------------------------------------
+
+/// The input with `key` set to `at` when it was absent: a defaulted instant (`now`) must read
+/// back the same after an export.
+fn with_instant(input: &Map<String, Value>, key: &str, at: DateTime<Utc>) -> Map<String, Value> {
+    let mut input = input.clone();
+    if present(&input, key).is_none() {
+        let text = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        input.insert(key.into(), Value::String(text));
+    }
+    input
+}
 
 fn present<'a>(input: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     input.get(key).filter(|v| !v.is_null())

@@ -1,0 +1,405 @@
+//! Entities as Lago's API shows them (`CustomerObject`, `PlanObject`, `ChargeObject`, …) and the
+//! reads the REST API needs: one, all, filtered.
+//!
+//! Fields Lago has and the engine does not model (addresses, billing configuration, …) are echoed
+//! from the stored input, or null, so every object carries the keys Lago's clients expect.
+
+use super::model::{Customer, Metric, Plan, Status, Subscription, Tax};
+use super::{render, Engine};
+use crate::error::{Error, Result};
+use crate::period;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+/// Customer fields echoed from the input as they were given (null when absent).
+const CUSTOMER_ECHOED: &[&str] = &[
+    "address_line1",
+    "address_line2",
+    "city",
+    "country",
+    "email",
+    "legal_name",
+    "legal_number",
+    "logo_url",
+    "firstname",
+    "lastname",
+    "customer_type",
+    "phone",
+    "state",
+    "tax_identification_number",
+    "url",
+    "zipcode",
+    "net_payment_term",
+];
+
+/// The stored creation time of an entity (set once, when it is created).
+pub(super) const CREATED_AT: &str = "created_at";
+
+fn echoed(input: &Map<String, Value>, keys: &[&str], out: &mut Map<String, Value>) {
+    for key in keys {
+        out.insert(
+            (*key).to_string(),
+            input.get(*key).cloned().unwrap_or(Value::Null),
+        );
+    }
+}
+
+fn created_at(input: &Map<String, Value>) -> Value {
+    input
+        .get(CREATED_AT)
+        .cloned()
+        .unwrap_or_else(|| render::datetime(DateTime::<Utc>::UNIX_EPOCH))
+}
+
+fn text_or(input: &Map<String, Value>, key: &str, default: Value) -> Value {
+    match input.get(key) {
+        Some(Value::Null) | None => default,
+        Some(value) => value.clone(),
+    }
+}
+
+/// `TaxObject`.
+pub fn tax_json(tax: &Tax) -> Value {
+    json!({
+        "lago_id": tax.lago_id,
+        "name": tax.name,
+        "code": tax.code,
+        "description": text_or(&tax.input, "description", Value::Null),
+        "rate": tax.rate.normalize().to_string().parse::<serde_json::Number>().map_or(Value::Null, Value::Number),
+        "applied_to_organization": tax.applied_to_organization,
+        "created_at": created_at(&tax.input),
+    })
+}
+
+/// `BillableMetricObject`.
+pub fn metric_json(metric: &Metric) -> Value {
+    json!({
+        "lago_id": metric.lago_id,
+        "name": metric.name,
+        "code": metric.code,
+        "description": text_or(&metric.input, "description", Value::Null),
+        "recurring": metric.metric.recurring,
+        "rounding_function": text_or(&metric.input, "rounding_function", Value::Null),
+        "rounding_precision": text_or(&metric.input, "rounding_precision", Value::Null),
+        "created_at": created_at(&metric.input),
+        "expression": text_or(&metric.input, "expression", json!("")),
+        "field_name": metric.metric.field_name,
+        "aggregation_type": metric.aggregation_name,
+        "weighted_interval": text_or(&metric.input, "weighted_interval", Value::Null),
+        "filters": metric.metric.filters.iter().map(|f| json!({"key": f.key, "values": f.values})).collect::<Vec<_>>(),
+    })
+}
+
+impl Engine {
+    fn taxes_json(&self, codes: &[String]) -> Vec<Value> {
+        codes
+            .iter()
+            .filter_map(|code| self.taxes.get(code))
+            .map(tax_json)
+            .collect()
+    }
+
+    /// `CustomerObjectExtended`.
+    pub(super) fn customer_json(&self, customer: &Customer) -> Value {
+        let input = &customer.input;
+        let mut out = Map::new();
+        out.insert("lago_id".into(), json!(customer.lago_id));
+        out.insert(
+            "sequential_id".into(),
+            text_or(input, "sequential_id", json!(0)),
+        );
+        let sequence = input
+            .get("sequential_id")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        out.insert("slug".into(), json!(format!("CUS-{sequence:04}")));
+        out.insert("external_id".into(), json!(customer.external_id));
+        out.insert("name".into(), json!(customer.name));
+        out.insert("currency".into(), json!(customer.currency.map(|c| c.code)));
+        out.insert(
+            "timezone".into(),
+            json!(customer.timezone.map(|tz| tz.name())),
+        );
+        out.insert(
+            "applicable_timezone".into(),
+            json!(customer.timezone.unwrap_or(self.org.timezone).name()),
+        );
+        out.insert(
+            "account_type".into(),
+            text_or(input, "account_type", json!("customer")),
+        );
+        echoed(input, CUSTOMER_ECHOED, &mut out);
+        out.insert("created_at".into(), created_at(input));
+        out.insert(
+            "updated_at".into(),
+            text_or(input, "updated_at", created_at(input)),
+        );
+        out.insert(
+            "finalize_zero_amount_invoice".into(),
+            text_or(input, "finalize_zero_amount_invoice", json!("inherit")),
+        );
+        out.insert("skip_invoice_custom_sections".into(), json!(false));
+        out.insert(
+            "billing_configuration".into(),
+            text_or(input, "billing_configuration", json!({})),
+        );
+        out.insert(
+            "shipping_address".into(),
+            text_or(input, "shipping_address", json!({})),
+        );
+        out.insert("metadata".into(), text_or(input, "metadata", json!([])));
+        out.insert("integration_customers".into(), json!([]));
+        out.insert("taxes".into(), json!(self.taxes_json(&customer.tax_codes)));
+        out.insert("applicable_invoice_custom_sections".into(), json!([]));
+        Value::Object(out)
+    }
+
+    /// `ChargeObject` of a plan's charge.
+    fn charge_json(&self, plan: &Plan, index: usize) -> Value {
+        let charge = &plan.charges[index];
+        let metric = self.metrics.get(&charge.metric_code);
+        let input = plan
+            .input
+            .get("charges")
+            .and_then(|c| c.get(index))
+            .and_then(Value::as_object);
+        let stored = |key: &str| input.and_then(|i| i.get(key)).cloned();
+        json!({
+            "lago_id": charge.lago_id,
+            "lago_billable_metric_id": metric.map(|m| m.lago_id.clone()),
+            "billable_metric_code": charge.metric_code,
+            "code": charge.code,
+            "invoice_display_name": charge.invoice_display_name,
+            "created_at": created_at(&plan.input),
+            "charge_model": charge.model.name(),
+            "pay_in_advance": charge.pay_in_advance,
+            "invoiceable": charge.invoiceable,
+            "regroup_paid_fees": stored("regroup_paid_fees").unwrap_or(Value::Null),
+            "prorated": charge.prorated,
+            "min_amount_cents": crate::rating::cents_json(charge.min_amount_cents, "min_amount_cents").unwrap_or(json!(0)),
+            "properties": charge.properties,
+            "filters": charge.filters.iter().map(|f| json!({
+                "invoice_display_name": f.invoice_display_name,
+                "properties": f.properties,
+                "values": f.values.0.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<String, Value>>(),
+            })).collect::<Vec<_>>(),
+            "taxes": self.taxes_json(&charge.tax_codes),
+            "applied_pricing_unit": charge.pricing_unit.as_ref().map(|u| json!({
+                "code": u.code,
+                "conversion_rate": crate::number::ruby_decimal(u.applied.conversion_rate),
+            })),
+            "accepts_target_wallet": stored("accepts_target_wallet").unwrap_or(Value::Null),
+        })
+    }
+
+    /// `PlanObject`.
+    pub(super) fn plan_json(&self, plan: &Plan) -> Value {
+        let input = &plan.input;
+        json!({
+            "lago_id": plan.lago_id,
+            "name": plan.name,
+            "invoice_display_name": text_or(input, "invoice_display_name", Value::Null),
+            "created_at": created_at(input),
+            "code": plan.code,
+            "interval": plan.interval.as_str(),
+            "description": text_or(input, "description", Value::Null),
+            "amount_cents": crate::rating::cents_json(plan.amount_cents, "amount_cents").unwrap_or(json!(0)),
+            "amount_currency": plan.currency.code,
+            "trial_period": text_or(input, "trial_period", json!(0)),
+            "pay_in_advance": plan.pay_in_advance,
+            "bill_charges_monthly": plan.bill_charges_monthly,
+            "bill_fixed_charges_monthly": Value::Null,
+            "minimum_commitment": Value::Null,
+            "charges": (0..plan.charges.len()).map(|i| self.charge_json(plan, i)).collect::<Vec<_>>(),
+            "fixed_charges": [],
+            "taxes": self.taxes_json(&plan.tax_codes),
+            "usage_thresholds": [],
+            "entitlements": [],
+            "metadata": text_or(input, "metadata", json!({})),
+        })
+    }
+
+    /// `SubscriptionObjectExtended`; the current billing period is the one holding `now`.
+    pub(super) fn subscription_json(&self, subscription: &Subscription) -> Value {
+        let plan = self.plans.get(&subscription.plan_code);
+        let customer = self.customers.get(&subscription.external_customer_id);
+        let now = self.clock.unwrap_or(subscription.started_at);
+        let period = match (customer, plan, subscription.status) {
+            (Some(customer), Some(_), Status::Active) => self
+                .with_scope(customer, subscription, |scope| scope.current_period(now))
+                .ok(),
+            _ => None,
+        };
+        let canceled_at = (subscription.status == Status::Canceled)
+            .then(|| subscription.terminated_at.map(render::datetime))
+            .flatten();
+        json!({
+            "lago_id": subscription.lago_id,
+            "external_id": subscription.external_id,
+            "lago_customer_id": customer.map(|c| c.lago_id.clone()),
+            "external_customer_id": subscription.external_customer_id,
+            "billing_time": match subscription.billing_time {
+                period::BillingTime::Calendar => "calendar",
+                period::BillingTime::Anniversary => "anniversary",
+            },
+            "name": subscription.name,
+            "plan_code": subscription.plan_code,
+            "plan_amount_cents": plan.and_then(|p| crate::rating::cents_json(p.amount_cents, "amount_cents").ok()),
+            "plan_amount_currency": plan.map(|p| p.currency.code),
+            "status": subscription.status.as_str(),
+            "created_at": created_at(&subscription.input),
+            "canceled_at": canceled_at,
+            "started_at": (subscription.status != Status::Pending).then(|| render::datetime(subscription.started_at)),
+            "ending_at": subscription.ending_at.map(render::datetime),
+            "subscription_at": render::datetime(subscription.subscription_at),
+            "terminated_at": subscription.terminated().map(render::datetime),
+            "previous_plan_code": Value::Null,
+            "next_plan_code": Value::Null,
+            "downgrade_plan_date": Value::Null,
+            "trial_ended_at": Value::Null,
+            "current_billing_period_started_at": period.map(|p| render::datetime(p.from_datetime)),
+            "current_billing_period_ending_at": period.map(|p| render::datetime(p.to_datetime)),
+            "on_termination_credit_note": Value::Null,
+            "on_termination_invoice": "generate",
+            "plan": plan.map(|p| self.plan_json(p)),
+            "applicable_usage_thresholds": [],
+        })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Reads
+    // -----------------------------------------------------------------------------------------
+
+    /// `GET /customers/{id}`.
+    pub fn customer(&self, external_id: &str) -> Result<Value> {
+        self.customers
+            .get(external_id)
+            .map(|c| self.customer_json(c))
+            .ok_or_else(|| Error::not_found("customer"))
+    }
+
+    /// Every customer, oldest first.
+    pub fn customers(&self) -> Vec<Value> {
+        let mut customers: Vec<&Customer> = self.customers.values().collect();
+        customers.sort_by_key(|c| c.input.get("sequential_id").and_then(Value::as_u64));
+        customers.iter().map(|c| self.customer_json(c)).collect()
+    }
+
+    /// `GET /taxes/{code}`.
+    pub fn tax(&self, code: &str) -> Result<Value> {
+        self.taxes
+            .get(code)
+            .map(tax_json)
+            .ok_or_else(|| Error::not_found("tax"))
+    }
+
+    /// Every tax, by code.
+    pub fn taxes(&self) -> Vec<Value> {
+        self.taxes.values().map(tax_json).collect()
+    }
+
+    /// `GET /billable_metrics/{code}`.
+    pub fn metric(&self, code: &str) -> Result<Value> {
+        self.metrics
+            .get(code)
+            .map(metric_json)
+            .ok_or_else(|| Error::not_found("billable_metric"))
+    }
+
+    /// Every billable metric, by code.
+    pub fn metrics(&self) -> Vec<Value> {
+        self.metrics.values().map(metric_json).collect()
+    }
+
+    /// `GET /plans/{code}`.
+    pub fn plan(&self, code: &str) -> Result<Value> {
+        self.plans
+            .get(code)
+            .map(|p| self.plan_json(p))
+            .ok_or_else(|| Error::not_found("plan"))
+    }
+
+    /// Every plan, by code.
+    pub fn plans(&self) -> Vec<Value> {
+        self.plans.values().map(|p| self.plan_json(p)).collect()
+    }
+
+    /// True when an entity of this kind (`customer`, `tax`, `billable_metric`, `plan`,
+    /// `subscription`) has this key.
+    pub fn exists(&self, kind: &str, key: &str) -> bool {
+        match kind {
+            "customer" => self.customers.contains_key(key),
+            "tax" => self.taxes.contains_key(key),
+            "billable_metric" => self.metrics.contains_key(key),
+            "plan" => self.plans.contains_key(key),
+            "subscription" => self.subscriptions.contains_key(key),
+            _ => false,
+        }
+    }
+
+    /// `GET /subscriptions/{id}`.
+    pub fn subscription(&self, external_id: &str) -> Result<Value> {
+        self.subscriptions
+            .get(external_id)
+            .map(|s| self.subscription_json(s))
+            .ok_or_else(|| Error::not_found("subscription"))
+    }
+
+    /// Subscriptions matching a customer, plan and statuses (Lago's list defaults to active).
+    pub fn subscriptions(
+        &self,
+        external_customer_id: Option<&str>,
+        plan_code: Option<&str>,
+        statuses: &[String],
+    ) -> Vec<Value> {
+        self.subscriptions
+            .values()
+            .filter(|s| external_customer_id.is_none_or(|c| s.external_customer_id == c))
+            .filter(|s| plan_code.is_none_or(|p| s.plan_code == p))
+            .filter(|s| {
+                if statuses.is_empty() {
+                    s.status == Status::Active
+                } else {
+                    statuses.iter().any(|x| x == s.status.as_str())
+                }
+            })
+            .map(|s| self.subscription_json(s))
+            .collect()
+    }
+
+    /// `GET /subscriptions/{id}/charges`: the charges of its plan, newest first as Lago orders
+    /// them (here: last defined first).
+    pub fn subscription_charges(
+        &self,
+        external_id: &str,
+        status: Option<&str>,
+    ) -> Result<Vec<Value>> {
+        let subscription = self
+            .subscriptions
+            .get(external_id)
+            .filter(|s| s.status.as_str() == status.unwrap_or("active"))
+            .ok_or_else(|| Error::not_found("subscription"))?;
+        let plan = self
+            .plans
+            .get(&subscription.plan_code)
+            .ok_or_else(|| Error::not_found("plan"))?;
+        Ok((0..plan.charges.len())
+            .rev()
+            .map(|i| self.charge_json(plan, i))
+            .collect())
+    }
+
+    /// `GET /subscriptions/{id}/charges/{code}`.
+    pub fn subscription_charge(&self, external_id: &str, charge_code: &str) -> Result<Value> {
+        let plan = self
+            .subscriptions
+            .get(external_id)
+            .and_then(|s| self.plans.get(&s.plan_code))
+            .ok_or_else(|| Error::not_found("subscription"))?;
+        plan.charges
+            .iter()
+            .position(|c| c.code == charge_code)
+            .map(|i| self.charge_json(plan, i))
+            .ok_or_else(|| Error::not_found("charge"))
+    }
+}
