@@ -851,3 +851,39 @@ fn bench_parse_bulk() {
         );
     }
 }
+
+#[test]
+fn bulk_reads_csv_with_a_header_row() {
+    let text = "transaction_id,external_subscription_id,code,timestamp,properties.region,gb\n\
+                t1,sub,storage,1749981600,eu,12.5\n\
+                \"t,2\",sub,storage,1749981601,,\"3\"\"\"\n\
+                \n\
+                t3,sub,storage,,us,1\n";
+    let events = parse_bulk(text, now()).unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0].transaction_id, "t1");
+    assert_eq!(events[0].timestamp, at("2025-06-15T10:00:00Z"));
+    assert_eq!(events[0].property_text("region").as_deref(), Some("eu"));
+    assert_eq!(events[0].property_text("gb").as_deref(), Some("12.5"));
+    // Quoted cells keep their commas and doubled quotes; an empty cell is an absent property.
+    assert_eq!(events[1].transaction_id, "t,2");
+    assert_eq!(events[1].property_text("region"), None);
+    assert_eq!(events[1].property_text("gb").as_deref(), Some("3\""));
+    // No timestamp: `now`, as for JSON events.
+    assert_eq!(events[2].timestamp, now());
+}
+
+#[test]
+fn bulk_csv_errors_are_keyed_by_row() {
+    let text = "transaction_id,external_subscription_id,code,timestamp\nt1,sub,calls,yesterday\nt1,sub,calls,1\n";
+    let Error::Indexed(items) = parse_bulk(text, now()).unwrap_err() else {
+        panic!("expected indexed errors");
+    };
+    assert_eq!(items[0].0, 0);
+    assert_eq!(items[0].1.codes("timestamp"), vec!["invalid_format"]);
+    // A header without transaction_id is not CSV: the line is read as (invalid) NDJSON.
+    let Error::Indexed(items) = parse_bulk("code,timestamp\ncalls,1\n", now()).unwrap_err() else {
+        panic!("expected indexed errors");
+    };
+    assert_eq!(items.len(), 2);
+}

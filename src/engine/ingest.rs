@@ -120,8 +120,11 @@ pub fn parse_bulk(text: &str, now: DateTime<Utc>) -> Result<Vec<Event>> {
     // A typical event is ~150 bytes; the guess only sizes the first allocation (counting lines
     // first would cost a pass over the text).
     let mut collector = Collector::new(now, (text.len() / 128).min(EVENTS_MAX));
-    if text.trim_ascii_start().starts_with('[') {
+    let start = text.trim_ascii_start();
+    if start.starts_with('[') {
         read_array(text, &mut collector)?;
+    } else if is_csv(start) {
+        read_csv(start, &mut collector)?;
     } else {
         read_lines(text, &mut collector);
     }
@@ -690,6 +693,110 @@ fn read_lines<'a>(text: &'a str, collector: &mut Collector<'a>) {
             return;
         }
     }
+}
+
+/// CSV when the first line is a header naming `transaction_id` (NDJSON lines start with `{`).
+fn is_csv(text: &str) -> bool {
+    let header = text.split('\n').next().unwrap_or("");
+    !header.starts_with('{')
+        && split_csv(header.trim_ascii())
+            .iter()
+            .any(|c| c == "transaction_id")
+}
+
+/// One CSV line's fields (RFC 4180 quotes: `"a,b"`, `""` for a quote; no line breaks inside a
+/// field).
+fn split_csv(line: &str) -> Vec<Cow<'_, str>> {
+    let mut fields = Vec::new();
+    let mut rest = line;
+    loop {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            let mut end = quoted.len();
+            while let Some((i, c)) = chars.next() {
+                if c != '"' {
+                    value.push(c);
+                } else if quoted[i + 1..].starts_with('"') {
+                    value.push('"');
+                    chars.next();
+                } else {
+                    end = i + 1;
+                    break;
+                }
+            }
+            fields.push(Cow::Owned(value));
+            rest = &quoted[end..];
+            match rest.find(',') {
+                Some(comma) => rest = &rest[comma + 1..],
+                None => return fields,
+            }
+        } else {
+            match rest.find(',') {
+                Some(comma) => {
+                    fields.push(Cow::Borrowed(&rest[..comma]));
+                    rest = &rest[comma + 1..];
+                }
+                None => {
+                    fields.push(Cow::Borrowed(rest));
+                    return fields;
+                }
+            }
+        }
+    }
+}
+
+/// CSV with a header row: `transaction_id`, `external_subscription_id`, `code`, `timestamp`,
+/// `precise_total_amount_cents`; every other column (`properties.<key>` or `<key>`) is a
+/// property, and an empty cell is an absent property.
+fn read_csv<'a>(text: &'a str, collector: &mut Collector<'a>) -> Result<()> {
+    let mut lines = text.split('\n');
+    let header = split_csv(lines.next().unwrap_or("").trim_ascii());
+    if header
+        .iter()
+        .filter(|c| c.as_ref() == "transaction_id")
+        .count()
+        != 1
+    {
+        return Err(Error::BadRequest(
+            "the CSV header must name transaction_id once".into(),
+        ));
+    }
+    let names: Vec<String> = header
+        .iter()
+        .map(|c| c.strip_prefix("properties.").unwrap_or(c).to_string())
+        .collect();
+    for line in lines {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            continue;
+        }
+        let mut raw = RawEvent::default();
+        let mut properties = Map::new();
+        for (column, (field, cell)) in header.iter().zip(split_csv(line)).enumerate() {
+            let value = || match cell.clone() {
+                Cow::Borrowed(text) => Raw::Text(Cow::Borrowed(text)),
+                Cow::Owned(text) => Raw::Text(Cow::Owned(text)),
+            };
+            match field.as_ref() {
+                _ if cell.is_empty() => {}
+                "transaction_id" => raw.transaction_id = value(),
+                "external_subscription_id" => raw.external_subscription_id = value(),
+                "code" => raw.code = value(),
+                "timestamp" => raw.timestamp = value(),
+                "precise_total_amount_cents" => raw.precise_total_amount_cents = value(),
+                _ => {
+                    properties.insert(names[column].clone(), Value::String(cell.into_owned()));
+                }
+            }
+        }
+        raw.properties = RawProperties::Object(Cow::Owned(properties));
+        collector.push(Item::Event(raw));
+        if collector.full() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// A JSON array of events, read element by element (no `Value` for the whole text).
