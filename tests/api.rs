@@ -1,0 +1,464 @@
+//! The REST emulator natively: routes, Lago's bodies and statuses, and hostile requests, each
+//! with the exact answer expected.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use usage_calc::api::{handle, Request, BODY_MAX_BYTES};
+use usage_calc::engine::Engine;
+
+const KEY: &str = "test_key";
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2025-06-15T12:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn request(method: &str, path: &str, query: &str, body: &str) -> Request {
+    Request {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        headers: vec![
+            ("authorization".into(), format!("Bearer {KEY}")),
+            ("content-type".into(), "application/json".into()),
+            ("host".into(), "127.0.0.1:3000".into()),
+        ],
+        body: body.into(),
+    }
+}
+
+fn call(engine: &mut Engine, method: &str, path: &str, query: &str, body: &str) -> (u16, Value) {
+    let response = handle(engine, KEY, &request(method, path, query, body), now());
+    let json = serde_json::from_str(&response.body).unwrap_or(Value::Null);
+    (response.status, json)
+}
+
+fn post(engine: &mut Engine, path: &str, body: Value) -> (u16, Value) {
+    call(engine, "POST", path, "", &body.to_string())
+}
+
+/// A metric, a plan (graduated 0–10 at 1.00 + flat 2, 11+ at 0.50), a customer and a
+/// subscription started on June 1st.
+fn organisation() -> Engine {
+    let mut engine = Engine::new();
+    let (status, metric) = post(
+        &mut engine,
+        "/api/v1/billable_metrics",
+        json!({"billable_metric": {"name": "Calls", "code": "calls", "aggregation_type": "count_agg"}}),
+    );
+    assert_eq!(status, 200, "{metric}");
+    let metric_id = metric["billable_metric"]["lago_id"].clone();
+    let (status, plan) = post(
+        &mut engine,
+        "/api/v1/plans",
+        json!({"plan": {"name": "Pro", "code": "pro", "interval": "monthly", "amount_cents": 1000,
+            "amount_currency": "EUR", "pay_in_advance": false, "charges": [{
+                "billable_metric_id": metric_id, "charge_model": "graduated", "code": "calls",
+                "properties": {"graduated_ranges": [
+                    {"from_value": 0, "to_value": 10, "per_unit_amount": "1", "flat_amount": "2"},
+                    {"from_value": 11, "to_value": null, "per_unit_amount": "0.5", "flat_amount": "0"}]}}]}}),
+    );
+    assert_eq!(status, 200, "{plan}");
+    let (status, _) = post(
+        &mut engine,
+        "/api/v1/customers",
+        json!({"customer": {"external_id": "acme", "name": "Acme", "currency": "EUR"}}),
+    );
+    assert_eq!(status, 200);
+    let (status, body) = post(
+        &mut engine,
+        "/api/v1/subscriptions",
+        json!({"subscription": {"external_customer_id": "acme", "plan_code": "pro",
+            "external_id": "sub_1", "subscription_at": "2025-06-01T00:00:00Z"}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    engine
+}
+
+fn events(engine: &mut Engine, count: usize) {
+    let items: Vec<Value> = (0..count)
+        .map(|i| {
+            json!({"transaction_id": format!("tx{i}"), "external_subscription_id": "sub_1",
+            "code": "calls", "timestamp": 1_749_988_800 + i})
+        })
+        .collect();
+    for chunk in items.chunks(100) {
+        let (status, body) = post(engine, "/api/v1/events/batch", json!({ "events": chunk }));
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+#[test]
+fn current_usage_through_the_api() {
+    let mut engine = organisation();
+    events(&mut engine, 14);
+    let (status, body) = call(
+        &mut engine,
+        "GET",
+        "/api/v1/customers/acme/current_usage",
+        "external_subscription_id=sub_1",
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let usage = &body["customer_usage"];
+    // 10 × 1.00 + 2.00 flat + 4 × 0.50 = 14.00 EUR.
+    assert_eq!(usage["amount_cents"], json!(1400));
+    assert_eq!(usage["charges_usage"][0]["units"], json!("14.0"));
+    assert_eq!(usage["from_datetime"], json!("2025-06-01T00:00:00Z"));
+}
+
+#[test]
+fn lists_are_paginated_like_lago() {
+    let mut engine = organisation();
+    for id in ["b", "c"] {
+        let (status, _) = post(
+            &mut engine,
+            "/api/v1/customers",
+            json!({"customer": {"external_id": id}}),
+        );
+        assert_eq!(status, 200);
+    }
+    let (status, body) = call(
+        &mut engine,
+        "GET",
+        "/api/v1/customers",
+        "page=2&per_page=2",
+        "",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(body["customers"][0]["external_id"], json!("c"));
+    assert_eq!(
+        body["meta"],
+        json!({"current_page": 2, "next_page": null, "prev_page": 1, "total_pages": 2, "total_count": 3})
+    );
+}
+
+#[test]
+fn errors_have_lagos_bodies() {
+    let mut engine = organisation();
+    let no_key = Request {
+        headers: Vec::new(),
+        ..request("GET", "/api/v1/customers", "", "")
+    };
+    let response = handle(&mut engine, KEY, &no_key, now());
+    assert_eq!(
+        (response.status, response.body.as_str()),
+        (401, r#"{"status":401,"error":"Unauthorized"}"#)
+    );
+    let wrong_key = Request {
+        headers: vec![("authorization".into(), "Bearer test_kez".into())],
+        ..request("GET", "/api/v1/customers", "", "")
+    };
+    assert_eq!(handle(&mut engine, KEY, &wrong_key, now()).status, 401);
+    // An engine without a key refuses everything, even an empty bearer.
+    assert_eq!(
+        handle(
+            &mut engine,
+            "",
+            &request("GET", "/api/v1/customers", "", ""),
+            now()
+        )
+        .status,
+        401
+    );
+
+    assert_eq!(
+        call(&mut engine, "GET", "/api/v1/customers/nobody", "", ""),
+        (
+            404,
+            json!({"status": 404, "error": "Not Found", "code": "customer_not_found"})
+        )
+    );
+    assert_eq!(
+        call(
+            &mut engine,
+            "GET",
+            "/api/v1/customers/acme/current_usage",
+            "external_subscription_id=other",
+            ""
+        ),
+        (
+            405,
+            json!({"status": 405, "error": "Method Not Allowed", "code": "no_active_subscription"})
+        )
+    );
+    assert_eq!(
+        post(
+            &mut engine,
+            "/api/v1/customers",
+            json!({"customer": {"name": "x"}})
+        ),
+        (
+            422,
+            json!({"status": 422, "error": "Unprocessable Entity", "code": "validation_errors",
+            "error_details": {"external_id": ["value_is_mandatory"]}})
+        )
+    );
+    assert_eq!(
+        post(&mut engine, "/api/v1/billable_metrics", json!({"billable_metric": {"name": "Calls", "code": "calls", "aggregation_type": "count_agg"}})).1["error_details"],
+        json!({"code": ["value_already_exist"]})
+    );
+    assert_eq!(
+        call(&mut engine, "GET", "/api/v1/unknown", "", ""),
+        (
+            404,
+            json!({"status": 404, "error": "Not Found", "code": "route_not_found"})
+        )
+    );
+    assert_eq!(
+        call(
+            &mut engine,
+            "POST",
+            "/api/v1/customers/acme/checkout_url",
+            "",
+            ""
+        )
+        .1["error_details"],
+        json!({"base": ["no_linked_payment_provider"]})
+    );
+}
+
+#[test]
+fn hostile_requests_get_exact_answers() {
+    let mut engine = organisation();
+    let bad_request =
+        |message: &str| json!({"status": 400, "error": format!("BadRequest: {message}")});
+    // Malformed and truncated JSON.
+    let (status, body) = call(
+        &mut engine,
+        "POST",
+        "/api/v1/customers",
+        "",
+        "{\"customer\": {\"external_id\": ",
+    );
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("BadRequest: invalid JSON"),
+        "{body}"
+    );
+    // Empty body and a body without the root key: Rails' ParameterMissing.
+    assert_eq!(
+        call(&mut engine, "POST", "/api/v1/customers", "", ""),
+        (
+            400,
+            bad_request("param is missing or the value is empty: customer")
+        )
+    );
+    assert_eq!(
+        call(&mut engine, "POST", "/api/v1/customers", "", "{}"),
+        (
+            400,
+            bad_request("param is missing or the value is empty: customer")
+        )
+    );
+    // Not an object at the root.
+    assert_eq!(
+        call(&mut engine, "POST", "/api/v1/customers", "", "[1,2]").0,
+        400
+    );
+    // Wrong content type.
+    let text_plain = Request {
+        headers: vec![
+            ("authorization".into(), format!("Bearer {KEY}")),
+            ("content-type".into(), "text/plain".into()),
+        ],
+        ..request(
+            "POST",
+            "/api/v1/customers",
+            "",
+            r#"{"customer":{"external_id":"x"}}"#,
+        )
+    };
+    let response = handle(&mut engine, KEY, &text_plain, now());
+    assert_eq!(response.status, 400);
+    assert!(response.body.contains("application/json"));
+    // A body over the limit: 413 before any parsing.
+    let huge = format!(
+        "{{\"customer\":{{\"external_id\":\"{}\"}}}}",
+        "x".repeat(BODY_MAX_BYTES)
+    );
+    assert_eq!(
+        call(&mut engine, "POST", "/api/v1/customers", "", &huge),
+        (413, json!({"status": 413, "error": "Payload Too Large"}))
+    );
+    // Numbers past Decimal's range, negative and fractional where integers belong.
+    for amount_cents in [
+        "1e400",
+        "1234567890123456789012345678901234567890",
+        "-5",
+        "1.5",
+    ] {
+        let body = format!(
+            r#"{{"plan":{{"name":"X","code":"x{}","interval":"monthly","amount_cents":{amount_cents},"amount_currency":"EUR","pay_in_advance":false}}}}"#,
+            amount_cents.len()
+        );
+        let (status, body) = call(&mut engine, "POST", "/api/v1/plans", "", &body);
+        assert_eq!(status, 422, "{amount_cents}: {body}");
+        assert!(
+            body["error_details"]["amount_cents"].is_array(),
+            "{amount_cents}: {body}"
+        );
+    }
+    // 100k events in one batch: refused whole, by the batch bound.
+    let many: Vec<Value> = (0..100_000)
+        .map(|i| json!({"transaction_id": i.to_string(), "external_subscription_id": "sub_1", "code": "calls"}))
+        .collect();
+    let body = json!({ "events": many }).to_string();
+    let (status, body) = if body.len() > BODY_MAX_BYTES {
+        call(&mut engine, "POST", "/api/v1/events/batch", "", &body)
+    } else {
+        unreachable!("100k events fit in the body limit")
+    };
+    assert_eq!((status, &body["status"]), (413, &json!(413)));
+    // Duplicate keys: the last one wins (serde_json, as Ruby's JSON.parse).
+    let (status, body) = call(
+        &mut engine,
+        "POST",
+        "/api/v1/customers",
+        "",
+        r#"{"customer":{"external_id":"dup","name":"first","name":"second"}}"#,
+    );
+    assert_eq!((status, &body["customer"]["name"]), (200, &json!("second")));
+    assert_eq!(engine.events_count(), 0);
+}
+
+#[test]
+fn odd_ids_round_trip() {
+    let mut engine = organisation();
+    let long = "long".repeat(64);
+    let ids = ["a/b", "q?x=1", "100%", "é🙂 spaced", long.as_str()];
+    for id in ids {
+        let (status, body) = post(
+            &mut engine,
+            "/api/v1/customers",
+            json!({"customer": {"external_id": id}}),
+        );
+        assert_eq!(status, 200, "{body}");
+        let encoded: String = id
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let (status, body) = call(
+            &mut engine,
+            "GET",
+            &format!("/api/v1/customers/{encoded}"),
+            "",
+            "",
+        );
+        assert_eq!(
+            (status, &body["customer"]["external_id"]),
+            (200, &json!(id))
+        );
+    }
+    // Past the id bound: a 422 naming the field, not a stored giant key.
+    let (status, body) = post(
+        &mut engine,
+        "/api/v1/customers",
+        json!({"customer": {"external_id": "x".repeat(10_000)}}),
+    );
+    assert_eq!(
+        (status, &body["error_details"]),
+        (422, &json!({"external_id": ["value_is_invalid"]}))
+    );
+    // An unencoded `/` splits the path: no such route. A broken escape is no route either.
+    assert_eq!(
+        call(&mut engine, "GET", "/api/v1/customers/a/b", "", "").0,
+        404
+    );
+    assert_eq!(
+        call(&mut engine, "GET", "/api/v1/customers/%zz", "", "").0,
+        404
+    );
+}
+
+#[test]
+fn portal_reads_one_customer_with_its_token() {
+    let mut engine = organisation();
+    events(&mut engine, 3);
+    let (_, body) = call(
+        &mut engine,
+        "GET",
+        "/api/v1/customers/acme/portal_url",
+        "",
+        "",
+    );
+    let url = body["customer"]["portal_url"].as_str().unwrap().to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:3000/?customer=acme&token="),
+        "{url}"
+    );
+    let token = url.rsplit('=').next().unwrap();
+    let no_auth = |query: &str| Request {
+        headers: Vec::new(),
+        ..request("GET", "/portal/customers/acme/usage", query, "")
+    };
+    let response = handle(&mut engine, KEY, &no_auth(&format!("token={token}")), now());
+    assert_eq!(response.status, 200, "{}", response.body);
+    let body: Value = serde_json::from_str(&response.body).unwrap();
+    // 3 units: 3 × 1.00 + 2.00 flat.
+    assert_eq!(
+        body["subscriptions"][0]["current_usage"]["amount_cents"],
+        json!(500)
+    );
+    assert_eq!(
+        handle(&mut engine, KEY, &no_auth("token=0000"), now()).status,
+        404
+    );
+}
+
+#[test]
+fn state_survives_export_through_the_api() {
+    let mut engine = organisation();
+    events(&mut engine, 12);
+    let (status, coupon) = post(
+        &mut engine,
+        "/api/v1/coupons",
+        json!({"coupon": {"name": "Welcome", "code": "welcome",
+        "coupon_type": "fixed_amount", "amount_cents": 500, "amount_currency": "EUR",
+        "frequency": "once", "expiration": "no_expiration"}}),
+    );
+    assert_eq!(status, 200, "{coupon}");
+    let (status, applied) = post(
+        &mut engine,
+        "/api/v1/applied_coupons",
+        json!({"applied_coupon": {"external_customer_id": "acme", "coupon_code": "welcome"}}),
+    );
+    assert_eq!(status, 200, "{applied}");
+    let mut copy = Engine::import(&engine.export()).unwrap();
+    assert_eq!(copy.export(), engine.export());
+    let usage = |e: &mut Engine| {
+        call(
+            e,
+            "GET",
+            "/api/v1/customers/acme/current_usage",
+            "external_subscription_id=sub_1",
+            "",
+        )
+    };
+    assert_eq!(usage(&mut copy), usage(&mut engine));
+    let applied_id = applied["applied_coupon"]["lago_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, removed) = call(
+        &mut copy,
+        "DELETE",
+        &format!("/api/v1/customers/acme/applied_coupons/{applied_id}"),
+        "",
+        "",
+    );
+    assert_eq!(
+        (status, &removed["applied_coupon"]["status"]),
+        (200, &json!("terminated"))
+    );
+}
