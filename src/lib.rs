@@ -16,6 +16,8 @@ pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod fees;
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod input;
 pub mod limits;
 pub mod money;

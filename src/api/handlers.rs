@@ -198,17 +198,19 @@ pub(super) fn portal_url(engine: &mut Engine, call: &Call) -> Result<Value> {
     Ok(json!({"customer": {"portal_url": url}}))
 }
 
-/// A per-customer token derived from the API key: the portal shows one customer's usage
-/// without handing out the key. (FNV-1a: an emulator's guard against guessing ids, not a MAC.)
+/// A per-customer token: HMAC-SHA256 of the customer's id keyed by the API key (first 16 bytes,
+/// hex), so a portal link shows one customer and cannot be turned into another's.
 fn portal_token(api_key: &str, external_customer_id: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in ["portal", api_key, external_customer_id]
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(api_key.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(b"portal\0");
+    mac.update(external_customer_id.as_bytes());
+    mac.finalize().into_bytes()[..16]
         .iter()
-        .flat_map(|p| p.bytes().chain([0]))
-    {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn percent_encode(text: &str) -> String {
@@ -239,7 +241,10 @@ pub(super) fn portal(
     }
     let token = query.get("token").and_then(Value::as_str).unwrap_or("");
     let expected = portal_token(api_key, id);
-    if api_key.is_empty() || !super::constant_time_eq(token.as_bytes(), expected.as_bytes()) {
+    if api_key.is_empty()
+        || expected.is_empty()
+        || !super::constant_time_eq(token.as_bytes(), expected.as_bytes())
+    {
         return Err(Error::not_found("customer"));
     }
     engine.observe(now);

@@ -1,0 +1,99 @@
+//! Entry points of the fuzz targets (`fuzz/`) and of their regression test
+//! (`tests/fuzz_seeds.rs`): arbitrary bytes in, nothing out, and no input may panic.
+
+use crate::api::{handle, Request};
+use crate::engine::Engine;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+/// The API key of the fuzzed organisation.
+const KEY: &str = "fuzz";
+
+/// An organisation with a metric, a plan and a subscription, so requests reach deep code.
+pub fn organisation() -> Engine {
+    let mut engine = Engine::new();
+    let setup = [
+        (
+            "POST",
+            "/api/v1/billable_metrics",
+            json!({"billable_metric": {"name": "m", "code": "m", "aggregation_type": "sum_agg", "field_name": "v", "filters": [{"key": "r", "values": ["eu", "us"]}]}}),
+        ),
+        (
+            "POST",
+            "/api/v1/plans",
+            json!({"plan": {"name": "p", "code": "p", "interval": "monthly", "amount_cents": 100, "amount_currency": "EUR", "pay_in_advance": false,
+            "charges": [{"billable_metric_id": "m", "charge_model": "graduated", "properties": {"graduated_ranges": [
+                {"from_value": 0, "to_value": 10, "per_unit_amount": "1", "flat_amount": "1"},
+                {"from_value": 11, "to_value": null, "per_unit_amount": "0.5", "flat_amount": "0"}]},
+                "filters": [{"values": {"r": ["eu"]}, "properties": {"graduated_ranges": [{"from_value": 0, "to_value": null, "per_unit_amount": "2", "flat_amount": "0"}]}}]}]}}),
+        ),
+        (
+            "POST",
+            "/api/v1/subscriptions",
+            json!({"subscription": {"external_customer_id": "c", "plan_code": "p", "external_id": "s", "subscription_at": "2025-06-01T00:00:00Z"}}),
+        ),
+        (
+            "POST",
+            "/api/v1/events",
+            json!({"event": {"transaction_id": "t", "external_subscription_id": "s", "code": "m", "timestamp": 1749945600, "properties": {"v": "3", "r": "eu"}}}),
+        ),
+    ];
+    for (method, path, body) in setup {
+        handle(
+            &mut engine,
+            KEY,
+            &request(method, path, "", body.to_string()),
+            now(),
+        );
+    }
+    engine
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(1_750_000_000, 0).unwrap_or_default()
+}
+
+fn request(method: &str, path: &str, query: &str, body: String) -> Request {
+    Request {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        headers: vec![
+            ("authorization".into(), format!("Bearer {KEY}")),
+            ("content-type".into(), "application/json".into()),
+        ],
+        body,
+    }
+}
+
+/// Bytes as a request: the first byte picks the method, then the path and the query up to
+/// their newlines, and the rest is the body.
+pub fn api_request(engine: &mut Engine, data: &[u8]) {
+    const METHODS: [&str; 6] = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"];
+    let Some((first, rest)) = data.split_first() else {
+        return;
+    };
+    let text = String::from_utf8_lossy(rest);
+    let mut parts = text.splitn(3, '\n');
+    let path = parts.next().unwrap_or("");
+    let path = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/api/v1/{path}")
+    };
+    let query = parts.next().unwrap_or("");
+    let body = parts.next().unwrap_or("").to_string();
+    let method = METHODS[usize::from(*first) % METHODS.len()];
+    handle(engine, KEY, &request(method, &path, query, body), now());
+}
+
+/// Bytes as a charge request for every rating entry point that parses charge properties.
+pub fn charge_properties(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let Ok(request) = crate::rating::parse_request(&text) else {
+        return;
+    };
+    let _ = crate::rating::validate_charge(&request);
+    let _ = crate::rating::price_charge(&request);
+    let _ = crate::rating::build_charge_usage(&request);
+}

@@ -1,0 +1,576 @@
+// The Node shim: Lago's REST API over the usage engine, for local use and tests.
+//
+//   node www/shim/server.mjs [--empty]
+//
+// * `/api/v1/*` and `/portal/*` go to `engine.handle(request, now)` (the Rust API, same strings
+//   as in the browser), with the emulator clock's `now`.
+// * `/__emulator/clock` reads and sets that clock (Bearer key, like the API).
+// * Everything else is a static file from `www/` or `pkg/` (GET/HEAD only).
+// * With `STATE_FILE`, state survives restarts and kill -9: a snapshot (`engine.export()`) plus a
+//   journal of the acknowledged mutations since it (see "Durable state" below).
+//
+// node:http only, no dependency. `createShim(options)` runs it in-process for tests.
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import * as usageCalc from '../../pkg/index.js';
+import { loadDemo } from './demo.mjs';
+
+const { Engine } = usageCalc;
+
+const SHIM_DIR = path.dirname(fileURLToPath(import.meta.url));
+const WWW_ROOT = path.resolve(SHIM_DIR, '..');
+const PKG_ROOT = path.resolve(SHIM_DIR, '../../pkg');
+
+/** The engine's own request limit once the API lands; Lago's 1 MiB until then. */
+const API_BODY_MAX_BYTES = typeof usageCalc.apiBodyMaxBytes === 'function' ? usageCalc.apiBodyMaxBytes() : 1_048_576;
+/** Journal lines between two snapshots: bounds replay time at start. */
+const COMPACT_EVERY_LINES = 10_000;
+/** What an over-limit request may still send while we discard it (so its client reads the 413). */
+const DISCARD_MAX_BYTES = 64 * 1_048_576;
+/** Static URL paths longer than this are not file names we serve. */
+const STATIC_PATH_MAX_CHARS = 1_024;
+const MUTATING_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const MIME_TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.ts': 'text/plain; charset=utf-8',
+  '.md': 'text/plain; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.map': 'application/json; charset=utf-8',
+};
+const JSON_TYPE = 'application/json; charset=utf-8';
+const TEXT_TYPE = 'text/plain; charset=utf-8';
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------------------------
+
+/** createShim options from the environment and command-line flags (what `main` runs with). */
+export function configFromEnv(env = process.env, argv = process.argv.slice(2)) {
+  const port = env.PORT === undefined || env.PORT === '' ? 3000 : Number(env.PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`PORT must be 0..65535, got ${env.PORT}`);
+  return {
+    port,
+    host: env.HOST || '127.0.0.1',
+    apiKey: env.LAGO_API_KEY || undefined,
+    demo: env.DEMO !== '0' && !argv.includes('--empty'),
+    statePath: env.STATE_FILE || undefined,
+    emulatorNow: env.EMULATOR_NOW || undefined,
+    compactEveryLines: env.STATE_COMPACT_LINES ? positiveInteger('STATE_COMPACT_LINES', env.STATE_COMPACT_LINES) : undefined,
+  };
+}
+
+function positiveInteger(name, text) {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${text}`);
+  return value;
+}
+
+/** A development key, new at each start, so the API is never open without one. */
+const devApiKey = () => `dev_${crypto.randomBytes(16).toString('hex')}`;
+
+// ---------------------------------------------------------------------------------------------
+// The emulator clock: plain data, `{mode: 'real'}`, `{mode: 'fixed', at_ms}` or
+// `{mode: 'offset', offset_ms}`, so the journal can record and restore it.
+// ---------------------------------------------------------------------------------------------
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+/** ±100,000,000 days is what a JS Date holds; stay well inside it (year 1..9999). */
+const CLOCK_MIN_MS = Date.UTC(1, 0, 1);
+const CLOCK_MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
+
+/** The clock's instant in ms since the epoch, given the real one. */
+function clockNowMs(clock, real_ms) {
+  if (clock.mode === 'fixed') return clock.at_ms;
+  if (clock.mode === 'offset') return real_ms + clock.offset_ms;
+  return real_ms;
+}
+
+/** Ms since the epoch of ISO 8601 text with a zone, or null. */
+function parseInstantMs(text) {
+  if (typeof text !== 'string' || !ISO_INSTANT.test(text)) return null;
+  const ms = Date.parse(text);
+  return Number.isFinite(ms) && ms >= CLOCK_MIN_MS && ms <= CLOCK_MAX_MS ? ms : null;
+}
+
+/**
+ * The clock after a `POST /__emulator/clock` body: `{now}` freezes, `{advance_seconds}` moves it
+ * (a frozen clock stays frozen, a real one becomes an offset), `{real: true}` resets it.
+ * Returns `{clock}` or `{error_details}` naming the field.
+ */
+function changeClock(clock, body, real_ms) {
+  const keys = body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : [];
+  if (keys.length !== 1) return { error_details: { base: ['one_of_now_advance_seconds_real'] } };
+  if (keys[0] === 'now') {
+    const at_ms = parseInstantMs(body.now);
+    return at_ms === null ? { error_details: { now: ['invalid_format'] } } : { clock: { mode: 'fixed', at_ms } };
+  }
+  if (keys[0] === 'advance_seconds') {
+    const step_ms = typeof body.advance_seconds === 'number' ? Math.round(body.advance_seconds * 1000) : NaN;
+    const at_ms = clockNowMs(clock, real_ms) + step_ms;
+    if (!Number.isFinite(step_ms) || at_ms < CLOCK_MIN_MS || at_ms > CLOCK_MAX_MS) {
+      return { error_details: { advance_seconds: ['value_is_out_of_range'] } };
+    }
+    if (clock.mode === 'fixed') return { clock: { mode: 'fixed', at_ms } };
+    return { clock: { mode: 'offset', offset_ms: (clock.mode === 'offset' ? clock.offset_ms : 0) + step_ms } };
+  }
+  if (keys[0] === 'real' && body.real === true) return { clock: { mode: 'real' } };
+  return { error_details: { [keys[0]]: ['value_is_invalid'] } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Static files
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The file a URL path names, as `{root, segments}`, or null when it is not a plain file name under
+ * a root. Purely lexical (no file system access): encoded separators, backslashes, NUL, control
+ * characters, double encoding and `.`/`..`/dot-file segments are refused, raw or decoded.
+ * `/` → www/index.html, `/pkg/x` → pkg/x, `/www/x` and `/x` → www/x.
+ */
+function staticTarget(raw_path, roots) {
+  if (raw_path.length > STATIC_PATH_MAX_CHARS || !raw_path.startsWith('/')) return null;
+  if (/%(2f|5c|25|00)|\\/i.test(raw_path)) return null;
+  let decoded;
+  try {
+    decoded = decodeURIComponent(raw_path);
+  } catch {
+    return null; // malformed escapes or overlong UTF-8
+  }
+  if (/[\\%\u0000-\u001f\u007f]/.test(decoded)) return null;
+  if (decoded === '/') return { root: roots.www, segments: ['index.html'] };
+  const segments = decoded.slice(1).split('/');
+  if (segments.some((segment) => segment === '' || segment.startsWith('.'))) return null;
+  if (segments[0] === 'pkg' || segments[0] === 'www') {
+    const root = segments[0] === 'pkg' ? roots.pkg : roots.www;
+    return segments.length > 1 ? { root, segments: segments.slice(1) } : null;
+  }
+  return { root: roots.www, segments };
+}
+
+/** The file's bytes, or null unless its real path is a regular file under the root's real path. */
+async function readStaticFile({ root, segments }) {
+  try {
+    const root_real = await fs.promises.realpath(root);
+    const file_real = await fs.promises.realpath(path.join(root, ...segments));
+    if (!file_real.startsWith(root_real + path.sep)) return null; // a symlink leading out
+    const handle = await fs.promises.open(file_real, 'r');
+    try {
+      return (await handle.stat()).isFile() ? await handle.readFile() : null;
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
+async function serveStatic(shim, req, res, raw_path) {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    return send(res, 405, { 'content-type': TEXT_TYPE, allow: 'GET, HEAD' }, 'Method Not Allowed\n');
+  }
+  const target = staticTarget(raw_path, shim.roots);
+  const bytes = target && (await readStaticFile(target));
+  if (!bytes) return send(res, 404, { 'content-type': TEXT_TYPE }, 'Not Found\n');
+  const type = MIME_TYPES[path.extname(target.segments.at(-1)).toLowerCase()] ?? 'application/octet-stream';
+  return send(res, 200, { 'content-type': type, 'cache-control': 'no-cache' }, bytes);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Durable state: `STATE_FILE` holds exactly `engine.export()` JSON, replaced atomically (write
+// `.tmp`, fsync, rename). `STATE_FILE.journal` is NDJSON: a header `{base, clock}` (the sha256 of
+// the snapshot it follows, the clock then), then one line per acknowledged mutation
+// `{method, path, query, body, now}` or clock change `{clock}`, written before the response.
+// A journal whose base is not the snapshot's hash was already folded into it (a crash between
+// the snapshot's rename and the journal's reset) and is ignored. Appends are write(2)s, not
+// fsyncs: they survive kill -9, not a power cut.
+// ---------------------------------------------------------------------------------------------
+
+const sha256 = (text) => crypto.createHash('sha256').update(text).digest('hex');
+
+/** Replaces `file_path` with `text` so a reader sees the old or the new file, never a part. */
+function writeFileAtomic(file_path, text) {
+  const tmp_path = `${file_path}.tmp`;
+  const fd = fs.openSync(tmp_path, 'w');
+  try {
+    writeAll(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp_path, file_path);
+  const dir_fd = fs.openSync(path.dirname(file_path), 'r');
+  try {
+    fs.fsyncSync(dir_fd); // the rename itself
+  } finally {
+    fs.closeSync(dir_fd);
+  }
+}
+
+/** write(2) until every byte is out (a short write is legal even on regular files). */
+function writeAll(fd, text) {
+  const bytes = Buffer.from(text);
+  for (let offset = 0; offset < bytes.length;) offset += fs.writeSync(fd, bytes, offset);
+}
+
+const readIfExists = (file_path) => {
+  try {
+    return fs.readFileSync(file_path, 'utf8');
+  } catch (error) {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  }
+};
+
+/**
+ * The journal's header, entries and the byte length of its complete lines. Text after the last
+ * newline was cut by a kill mid-write (the newline is a line's last byte): never acknowledged,
+ * so dropped. An unreadable complete line is corruption and stops the start.
+ */
+function parseJournal(text, journal_path) {
+  const complete = text.split('\n').slice(0, -1);
+  const parsed = complete.map((line, index) => {
+    try {
+      return JSON.parse(line);
+    } catch (error) {
+      throw new Error(`${journal_path}: line ${index + 1} is corrupt: ${error.message}`);
+    }
+  });
+  const good_bytes = complete.reduce((bytes, line) => bytes + Buffer.byteLength(line) + 1, 0);
+  return { header: parsed[0] ?? null, entries: parsed.slice(1), good_bytes };
+}
+
+/** The request a journal entry replays, with this run's key (the recorded one may differ). */
+const replayRequest = (entry, api_key) => ({
+  method: entry.method, path: entry.path, query: entry.query, body: entry.body,
+  headers: { host: 'localhost', authorization: `Bearer ${api_key}`, 'content-type': 'application/json' },
+});
+
+/** The journal, opened for appends; `compact` writes a snapshot and starts a new journal. */
+class StateStore {
+  constructor(state_path, compact_every_lines) {
+    this.state_path = state_path;
+    this.journal_path = `${state_path}.journal`;
+    this.compact_every_lines = compact_every_lines;
+    this.journal_fd = null;
+    this.lines_since_snapshot = 0;
+  }
+
+  /** Restores `shim.engine` and `shim.clock`; false when there is no state yet. */
+  load(shim) {
+    // Leftovers of a kill mid-compaction: never renamed, so never part of the state.
+    for (const tmp of [`${this.state_path}.tmp`, `${this.journal_path}.tmp`]) fs.rmSync(tmp, { force: true });
+    const snapshot = readIfExists(this.state_path);
+    if (snapshot === null) return false;
+    shim.engine = Engine.import(snapshot);
+    shim.engine.setApiKey(shim.api_key);
+    const journal = parseJournal(readIfExists(this.journal_path) ?? '', this.journal_path);
+    if (journal.header?.base !== sha256(snapshot)) {
+      if (journal.header) process.stderr.write(`${this.journal_path}: older than the snapshot, ignored\n`);
+      return true; // the caller compacts, which starts a fresh journal
+    }
+    if (journal.header.clock) shim.clock = journal.header.clock;
+    this.replay(shim, journal.entries);
+    fs.truncateSync(this.journal_path, journal.good_bytes);
+    this.journal_fd = fs.openSync(this.journal_path, 'a');
+    this.lines_since_snapshot = journal.entries.length;
+    return true;
+  }
+
+  replay(shim, entries) {
+    let differing = 0;
+    for (const entry of entries) {
+      if (entry.clock) {
+        shim.clock = entry.clock;
+        continue;
+      }
+      const response = shim.engine.handle(replayRequest(entry, shim.api_key), entry.now);
+      if (response.status >= 300) differing += 1;
+    }
+    if (differing > 0) process.stderr.write(`${this.journal_path}: ${differing} replayed requests were refused this time\n`);
+  }
+
+  /** Records one acknowledged change; call before the response goes out. */
+  append(entry) {
+    writeAll(this.journal_fd, `${JSON.stringify(entry)}\n`);
+    this.lines_since_snapshot += 1;
+    return this.lines_since_snapshot >= this.compact_every_lines;
+  }
+
+  /** Snapshot first, then the journal: a crash between the two leaves a journal with a stale base. */
+  compact(shim) {
+    const snapshot = JSON.stringify(shim.engine.export());
+    writeFileAtomic(this.state_path, snapshot);
+    if (this.journal_fd !== null) fs.closeSync(this.journal_fd);
+    writeFileAtomic(this.journal_path, `${JSON.stringify({ base: sha256(snapshot), clock: shim.clock })}\n`);
+    this.journal_fd = fs.openSync(this.journal_path, 'a');
+    this.lines_since_snapshot = 0;
+  }
+
+  close() {
+    if (this.journal_fd !== null) fs.closeSync(this.journal_fd);
+    this.journal_fd = null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+// ---------------------------------------------------------------------------------------------
+
+/** Sends a whole response; every response has a content-length (the access log reads it). */
+function send(res, status, headers, body) {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.setHeader('content-length', bytes.length); // set, not given to writeHead: getHeader reads it
+  res.writeHead(status);
+  res.end(res.req.method === 'HEAD' ? undefined : bytes);
+}
+
+const sendJson = (res, status, value) => send(res, status, { 'content-type': JSON_TYPE }, JSON.stringify(value));
+
+/**
+ * The request body as text, or null once it passes `body_max_bytes` (declared or streamed);
+ * nothing past the limit is kept.
+ */
+function readBody(req, body_max_bytes) {
+  return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length']) > body_max_bytes) return resolve(null);
+    const chunks = [];
+    let received_bytes = 0;
+    const onData = (chunk) => {
+      received_bytes += chunk.length;
+      if (received_bytes <= body_max_bytes) return void chunks.push(chunk);
+      req.off('data', onData);
+      resolve(null);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Answers 413 and reads the rest of the body into nothing: closing at once would reset the
+ * connection under a client still sending, which then never reads the answer. A client that
+ * keeps sending past `DISCARD_MAX_BYTES` is cut off.
+ */
+function refuseTooLarge(req, res) {
+  let discarded_bytes = 0;
+  req.on('data', (chunk) => {
+    discarded_bytes += chunk.length;
+    if (discarded_bytes > DISCARD_MAX_BYTES) req.socket.destroy();
+  });
+  req.resume();
+  sendJson(res, 413, { status: 413, error: 'Payload Too Large' });
+}
+
+/** Constant-time check of `Authorization: Bearer <key>` (hashes first, so lengths may differ). */
+function hasApiKey(req, api_key) {
+  const match = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+  if (!match) return false;
+  const given = match[1].trim(); // as the engine reads it
+  return crypto.timingSafeEqual(Buffer.from(sha256(given), 'hex'), Buffer.from(sha256(api_key), 'hex'));
+}
+
+/** The headers the engine reads, lower-case. */
+function engineHeaders(headers) {
+  const picked = {};
+  for (const name of ['host', 'authorization', 'content-type']) if (headers[name] !== undefined) picked[name] = headers[name];
+  return picked;
+}
+
+/** Parses a small JSON body; undefined when it is not JSON. */
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+async function handleApi(shim, req, res, raw_path, query) {
+  const body = await readBody(req, shim.body_max_bytes);
+  if (body === null) return refuseTooLarge(req, res);
+  const now = shim.nowIso();
+  const request = { method: req.method, path: raw_path, query, headers: engineHeaders(req.headers), body };
+  const response = shim.engine.handle(request, now);
+  if (MUTATING_METHODS.has(req.method) && response.status < 300) {
+    shim.record({ method: req.method, path: raw_path, query, body, now });
+  }
+  return send(res, response.status, { ...response.headers, 'cache-control': 'no-store' }, response.body);
+}
+
+async function handleClock(shim, req, res) {
+  const body = await readBody(req, shim.body_max_bytes);
+  if (body === null) return refuseTooLarge(req, res);
+  if (!hasApiKey(req, shim.api_key)) return sendJson(res, 401, { status: 401, error: 'Unauthorized' });
+  if (req.method === 'POST') {
+    const input = parseJson(body);
+    if (input === undefined) return sendJson(res, 400, { status: 400, error: 'BadRequest: body is not JSON' });
+    const changed = changeClock(shim.clock, input, Date.now());
+    if (changed.error_details) {
+      return sendJson(res, 422, { status: 422, error: 'Unprocessable Entity', code: 'validation_errors',
+        error_details: changed.error_details });
+    }
+    shim.setClock(changed.clock);
+  } else if (req.method !== 'GET') {
+    return send(res, 405, { 'content-type': TEXT_TYPE, allow: 'GET, POST' }, 'Method Not Allowed\n');
+  }
+  return sendJson(res, 200, { now: shim.nowIso(), mode: shim.clock.mode });
+}
+
+const isUnder = (raw_path, prefix) => raw_path === prefix || raw_path.startsWith(`${prefix}/`);
+
+async function route(shim, req, res) {
+  const query_at = req.url.indexOf('?');
+  const raw_path = query_at < 0 ? req.url : req.url.slice(0, query_at);
+  const query = query_at < 0 ? '' : req.url.slice(query_at + 1);
+  if (!raw_path.startsWith('/')) return send(res, 400, { 'content-type': TEXT_TYPE }, 'Bad Request\n');
+  if (raw_path === '/__emulator/clock') return handleClock(shim, req, res);
+  if (isUnder(raw_path, '/api/v1') || isUnder(raw_path, '/portal')) return handleApi(shim, req, res, raw_path, query);
+  return serveStatic(shim, req, res, raw_path);
+}
+
+/** Query values whose names look secret (`token`, `api_key`, …) become `***` in the log. */
+function redactQuery(query) {
+  return query.split('&').map((pair) => {
+    const name = pair.split('=')[0];
+    return /token|key|secret|password|signature/i.test(name) && pair.includes('=') ? `${name}=***` : pair;
+  }).join('&');
+}
+
+/** `<ISO time> <method> <path[?query]> <status> <ms>ms <bytes>B`, one per request. */
+function accessLogLine(started_ms, req, res) {
+  const query_at = req.url.indexOf('?');
+  const logged_path = query_at < 0 ? req.url : `${req.url.slice(0, query_at)}?${redactQuery(req.url.slice(query_at + 1))}`;
+  const elapsed_ms = (performance.now() - started_ms).toFixed(1);
+  const body_bytes = req.method === 'HEAD' || !res.headersSent ? 0 : Number(res.getHeader('content-length') ?? 0);
+  return `${new Date().toISOString()} ${req.method} ${logged_path} ${res.statusCode} ${elapsed_ms}ms ${body_bytes}B`;
+}
+
+function onRequest(shim, req, res) {
+  const started_ms = performance.now();
+  res.once('close', () => shim.log(accessLogLine(started_ms, req, res)));
+  route(shim, req, res).catch((error) => {
+    process.stderr.write(`${req.method} ${req.url}: ${error.stack ?? error}\n`);
+    if (!res.headersSent) sendJson(res, 500, { status: 500, error: 'Internal Server Error' });
+    else res.destroy();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shim
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Starts a shim. Options (all optional): `port` (default 0: any free port), `host` (127.0.0.1),
+ * `apiKey` (a fresh `dev_…` key), `demo` (true: load the demo organisation when there is no
+ * state), `statePath` (durable state), `emulatorNow` (ISO: start frozen there),
+ * `compactEveryLines`, `log(line)` (access log; stdout), `roots: {www, pkg}`.
+ * Resolves to `{server, engine, url, apiKey, close()}`; `close()` snapshots the state first.
+ */
+export async function createShim(options = {}) {
+  const shim = {
+    engine: null,
+    api_key: options.apiKey ?? devApiKey(),
+    clock: { mode: 'real' },
+    roots: { www: WWW_ROOT, pkg: PKG_ROOT, ...options.roots },
+    body_max_bytes: API_BODY_MAX_BYTES,
+    store: options.statePath ? new StateStore(path.resolve(options.statePath), options.compactEveryLines ?? COMPACT_EVERY_LINES) : null,
+    compaction_scheduled: false,
+    closed: false,
+    log: options.log ?? ((line) => process.stdout.write(`${line}\n`)),
+    nowIso: () => new Date(clockNowMs(shim.clock, Date.now())).toISOString(),
+    /** Journals an acknowledged change (before its response) and schedules a snapshot when due. */
+    record: (entry) => {
+      if (!shim.store || !shim.store.append(entry) || shim.compaction_scheduled) return;
+      shim.compaction_scheduled = true;
+      setImmediate(() => {
+        shim.compaction_scheduled = false;
+        if (!shim.closed) shim.store.compact(shim);
+      });
+    },
+    setClock: (clock) => {
+      shim.clock = clock;
+      shim.record({ clock });
+    },
+  };
+  startState(shim, options);
+  const server = http.createServer((req, res) => onRequest(shim, req, res));
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve);
+  });
+  const { address, port } = server.address();
+  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  return {
+    server, url, apiKey: shim.api_key,
+    get engine() { return shim.engine; },
+    clock: () => ({ now: shim.nowIso(), mode: shim.clock.mode }),
+    close: () => closeShim(shim, server),
+  };
+}
+
+/** The engine and clock: restored from the state, else new (with the demo unless told not to). */
+function startState(shim, options) {
+  const restored = shim.store ? shim.store.load(shim) : false;
+  if (options.emulatorNow !== undefined) {
+    const at_ms = parseInstantMs(options.emulatorNow);
+    if (at_ms === null) throw new Error(`EMULATOR_NOW must be ISO 8601 with a zone, got ${options.emulatorNow}`);
+    shim.clock = { mode: 'fixed', at_ms };
+  }
+  if (!restored) {
+    shim.engine = new Engine();
+    shim.engine.setApiKey(shim.api_key);
+    if (options.demo ?? true) loadDemo(shim.engine, shim.nowIso());
+  }
+  // A new or stale journal, a start clock or a long replay: begin from a fresh snapshot.
+  if (shim.store && (shim.store.journal_fd === null || options.emulatorNow !== undefined
+    || shim.store.lines_since_snapshot >= shim.store.compact_every_lines)) {
+    shim.store.compact(shim);
+  }
+}
+
+async function closeShim(shim, server) {
+  await new Promise((resolve) => {
+    server.close(resolve);
+    server.closeAllConnections();
+  });
+  if (shim.closed) return;
+  shim.closed = true;
+  if (shim.store) {
+    shim.store.compact(shim);
+    shim.store.close();
+  }
+}
+
+async function main() {
+  const config = configFromEnv();
+  const shim = await createShim(config);
+  const key_note = config.apiKey ? '(from LAGO_API_KEY)' : shim.apiKey;
+  process.stdout.write(`usage-calc shim listening on ${shim.url}\nAPI key: ${key_note}\n`
+    + `clock: ${JSON.stringify(shim.clock())}${config.statePath ? `\nstate: ${path.resolve(config.statePath)}` : ''}\n`);
+  const stop = () => shim.close().then(() => process.exit(0), (error) => {
+    process.stderr.write(`${error.stack ?? error}\n`);
+    process.exit(1);
+  });
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error) => {
+    process.stderr.write(`${error.stack ?? error}\n`);
+    process.exit(1);
+  });
+}
