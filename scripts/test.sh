@@ -26,6 +26,9 @@ bash scripts/build.sh
 step "node --test tests/node/"
 node --test tests/node/   # Node 20 needs the directory; globs need Node 21+
 
+step "Python client (lago-python-client against the shim)"
+.venv/bin/python tests/python/test_client.py
+
 step "conformance fixtures"
 if [ -f tests/conformance.mjs ]; then
   node tests/conformance.mjs tests/fixtures

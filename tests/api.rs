@@ -203,7 +203,7 @@ fn errors_have_lagos_bodies() {
         call(&mut engine, "GET", "/api/v1/unknown", "", ""),
         (
             404,
-            json!({"status": 404, "error": "Not Found", "code": "route_not_found"})
+            json!({"status": 404, "error": "Not Found", "code": "resource_not_found"})
         )
     );
     assert_eq!(

@@ -234,10 +234,10 @@ pub(super) fn portal(
     now: DateTime<Utc>,
 ) -> Result<Value> {
     let [kind, id, usage] = segments else {
-        return Err(Error::NotFound("route_not_found".into()));
+        return Err(Error::NotFound("resource_not_found".into()));
     };
     if kind != "customers" || usage != "usage" {
-        return Err(Error::NotFound("route_not_found".into()));
+        return Err(Error::NotFound("resource_not_found".into()));
     }
     let token = query.get("token").and_then(Value::as_str).unwrap_or("");
     let expected = portal_token(api_key, id);

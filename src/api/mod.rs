@@ -182,12 +182,13 @@ pub fn handle(
         return handlers::portal(engine, api_key, segments, &query, now)
             .map_or_else(|e| lago_error(&e), ok_response);
     }
-    if !authorized(request.header("authorization"), api_key) {
-        return error_response(401, json!({"status": 401, "error": "Unauthorized"}));
-    }
+    // Lago's catch-all route answers before authentication.
     let Some((handler, params)) = route(method, segments) else {
         return error_response(404, route_not_found());
     };
+    if !authorized(request.header("authorization"), api_key) {
+        return error_response(401, json!({"status": 401, "error": "Unauthorized"}));
+    }
     let body = match body_json(method, request) {
         Ok(body) => body,
         Err(error) => return lago_error(&error),
@@ -274,8 +275,9 @@ fn body_json(method: Method, request: &Request) -> crate::error::Result<Value> {
     crate::rating::parse_request(&request.body)
 }
 
+/// Lago's catch-all route (`not_found_error(resource: 'resource')`).
 fn route_not_found() -> Value {
-    json!({"status": 404, "error": "Not Found", "code": "route_not_found"})
+    json!({"status": 404, "error": "Not Found", "code": "resource_not_found"})
 }
 
 const JSON_HEADERS: [(&str, &str); 2] = [

@@ -154,6 +154,17 @@ fn field(input: &Map<String, Value>, key: &str) -> Value {
     input.get(key).cloned().unwrap_or(Value::Null)
 }
 
+/// A rate as Rails renders its BigDecimal column (`"5"` → `"5.0"`); null when absent.
+fn rate_json(value: &Value) -> Value {
+    let text = match value {
+        Value::String(text) => text.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return Value::Null,
+    };
+    text.parse::<rust_decimal::Decimal>()
+        .map_or(Value::Null, |rate| json!(crate::number::ruby_decimal(rate)))
+}
+
 /// `CouponObject`.
 fn coupon_json(coupon: &Coupon) -> Value {
     let input = &coupon.input;
@@ -172,10 +183,7 @@ fn coupon_json(coupon: &Coupon) -> Value {
         "plan_codes": plan_codes,
         "limited_billable_metrics": !metric_codes.is_empty(),
         "billable_metric_codes": metric_codes,
-        "percentage_rate": input.get("percentage_rate").filter(|v| !v.is_null()).map(|v| match v {
-            Value::Number(n) => json!(n.to_string()),
-            other => other.clone(),
-        }),
+        "percentage_rate": rate_json(&field(input, "percentage_rate")),
         "frequency": field(input, "frequency"),
         "frequency_duration": field(input, "frequency_duration"),
         "expiration": field(input, "expiration"),
@@ -336,10 +344,7 @@ impl Engine {
         };
         let amount_cents = from_coupon("amount_cents");
         let frequency_duration = from_coupon("frequency_duration");
-        let percentage_rate = match from_coupon("percentage_rate") {
-            Value::Number(n) => json!(n.to_string()),
-            other => other,
-        };
+        let percentage_rate = rate_json(&from_coupon("percentage_rate"));
         json!({
             "lago_id": applied.lago_id,
             "lago_coupon_id": coupon.map(|c| c.lago_id.clone()),
@@ -360,6 +365,7 @@ impl Engine {
             "expiration_at": coupon.map(|c| field(&c.input, "expiration_at")),
             "created_at": field(&applied.input, CREATED_AT),
             "terminated_at": applied.terminated_at.map(render::datetime),
+            "credits": [],
         })
     }
 

@@ -156,6 +156,19 @@ impl Engine {
         Ok(Value::Object(self.org.input.clone()))
     }
 
+    /// Updates the organisation's settings: keys absent from `input` keep their value (Lago's
+    /// `PUT /organizations`).
+    pub fn update_organization(&mut self, input: &Value) -> Result<Value> {
+        let mut merged = self.org.input.clone();
+        for (key, value) in object(input, "organization")? {
+            merged.insert(key.clone(), value.clone());
+        }
+        let org = Organization::parse(&merged)?;
+        self.before_change()?;
+        self.org = org;
+        Ok(Value::Object(self.org.input.clone()))
+    }
+
     /// Creates or updates a customer by `external_id` (keys absent from an update are kept).
     pub fn upsert_customer(&mut self, input: &Value) -> Result<Value> {
         let input = object(input, "customer")?;

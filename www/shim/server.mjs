@@ -10,6 +10,7 @@
 //   journal of the acknowledged mutations since it (see "Durable state" below).
 //
 // node:http only, no dependency. `createShim(options)` runs it in-process for tests.
+import './v8-flags.mjs'; // first: see the file
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
