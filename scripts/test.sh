@@ -26,6 +26,9 @@ bash scripts/build.sh
 step "node --test tests/node/"
 node --test tests/node/   # Node 20 needs the directory; globs need Node 21+
 
+step "browser: the pricing simulator in Debian's Chromium (playwright-core)"
+node tests/browser/simulator.mjs
+
 step "Python client (lago-python-client against the shim)"
 .venv/bin/python tests/python/test_client.py
 

@@ -365,8 +365,9 @@ impl JsEngine {
         )
     }
 
-    /// Ingests NDJSON text (one event per line) or a JSON array text, parsed inside WASM, all
-    /// or nothing. Returns the number of events stored.
+    /// Ingests NDJSON text (one event per line), a JSON array text, or CSV with a header row
+    /// naming `transaction_id` (other columns are properties), parsed inside WASM, all or
+    /// nothing. Returns the number of events stored.
     #[wasm_bindgen(js_name = ingestBulk)]
     pub fn ingest_bulk(
         &mut self,
