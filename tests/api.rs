@@ -462,3 +462,50 @@ fn state_survives_export_through_the_api() {
         (200, &json!("terminated"))
     );
 }
+
+#[test]
+fn cached_usage_sees_every_change_and_the_next_period() {
+    let mut engine = organisation();
+    events(&mut engine, 3);
+    let read = |engine: &mut Engine, at: &str| {
+        let at = DateTime::parse_from_rfc3339(at)
+            .unwrap()
+            .with_timezone(&Utc);
+        let request = request(
+            "GET",
+            "/api/v1/customers/acme/current_usage",
+            "external_subscription_id=sub_1",
+            "",
+        );
+        let response = handle(engine, KEY, &request, at);
+        let body: Value = serde_json::from_str(&response.body).unwrap();
+        body["customer_usage"]["amount_cents"].clone()
+    };
+    // 3 units: 3.00 + 2.00 flat; the same answer twice (the second from the cache).
+    assert_eq!(read(&mut engine, "2025-06-15T12:00:00Z"), json!(500));
+    assert_eq!(read(&mut engine, "2025-06-20T12:00:00Z"), json!(500));
+    // One more event: the next read sees it.
+    let (status, _) = post(
+        &mut engine,
+        "/api/v1/events",
+        json!({"event": {"transaction_id": "late", "external_subscription_id": "sub_1", "code": "calls", "timestamp": 1_749_988_800}}),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(read(&mut engine, "2025-06-20T12:00:00Z"), json!(600));
+    // A price change: the next read sees it (graduated 0–10 now at 2.00).
+    let mut plan = call(&mut engine, "GET", "/api/v1/plans/pro", "", "").1["plan"].clone();
+    plan["charges"][0]["properties"]["graduated_ranges"][0]["per_unit_amount"] = json!("2");
+    plan["charges"][0]["billable_metric_id"] =
+        plan["charges"][0]["lago_billable_metric_id"].clone();
+    let (status, body) = call(
+        &mut engine,
+        "PUT",
+        "/api/v1/plans/pro",
+        "",
+        &json!({ "plan": plan }).to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(read(&mut engine, "2025-06-20T12:00:00Z"), json!(1000));
+    // July: a new period with no event; Lago bills the first tier's flat fee at zero units.
+    assert_eq!(read(&mut engine, "2025-07-02T12:00:00Z"), json!(200));
+}

@@ -147,8 +147,8 @@ fn usage_query(call: &Call) -> Value {
     Value::Object(query)
 }
 
-pub(super) fn current_usage(engine: &mut Engine, call: &Call) -> Result<Value> {
-    engine.current_usage(&usage_query(call))
+pub(super) fn current_usage(engine: &mut Engine, call: &Call) -> Result<std::sync::Arc<str>> {
+    engine.current_usage_text(&usage_query(call))
 }
 
 pub(super) fn projected_usage(engine: &mut Engine, call: &Call) -> Result<Value> {

@@ -32,7 +32,8 @@ use projection::Projector;
 use render::{Projectors, Shape};
 use running::RunningCache;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use store::EventStore;
 use usage::{Scope, UsageFilters};
 
@@ -76,7 +77,24 @@ pub struct Engine {
     clock: Option<DateTime<Utc>>,
     next_id: u64,
     running: RunningCache,
+    /// Bumped by every change that can move a usage: the response cache's validity.
+    generation: u64,
+    /// Current-usage answers as JSON text, by query (see [`Engine::current_usage_text`]).
+    usage_cache: HashMap<String, CachedUsage>,
 }
+
+/// A current-usage answer, valid while nothing changed and `now` stays in its period.
+#[derive(Debug)]
+struct CachedUsage {
+    generation: u64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    text: Arc<str>,
+}
+
+/// Cached current-usage answers kept at most (a client cycling through queries cannot grow
+/// memory without end; the cache starts over when full).
+const USAGE_CACHE_MAX: usize = 10_000;
 
 /// A deterministic, UUID-shaped id: the same calls give the same ids.
 fn uuid(kind: &str, seed: &str, n: u64) -> String {
@@ -141,6 +159,7 @@ impl Engine {
             }
         }
         self.running.clear();
+        self.generation += 1;
         Ok(())
     }
 
@@ -555,6 +574,7 @@ impl Engine {
             self.running.clear();
         }
         self.events.insert(event);
+        self.generation += 1;
     }
 
     /// Number of stored events.
@@ -674,13 +694,46 @@ impl Engine {
     pub fn current_usage(&mut self, query: &Value) -> Result<Value> {
         let query = UsageQuery::parse(query)?;
         self.tick(query.now);
-        let (customer, subscription) = self.usage_target(&query)?;
-        let usage = self.with_scope(customer, subscription, |scope| {
+        self.current_usage_of(&query).map(|(usage, _)| usage)
+    }
+
+    fn current_usage_of(&self, query: &UsageQuery) -> Result<(Value, period::Boundaries)> {
+        let (customer, subscription) = self.usage_target(query)?;
+        self.with_scope(customer, subscription, |scope| {
             let boundaries = scope.current_period(query.now)?;
             let usage = scope.usage(boundaries, &query.filters, query.apply_taxes)?;
-            render::usage_json(&usage, Shape::Current, None)
-        })?;
-        Ok(json!({ "customer_usage": usage }))
+            let json = render::usage_json(&usage, Shape::Current, None)?;
+            Ok((json!({ "customer_usage": json }), boundaries))
+        })
+    }
+
+    /// [`Engine::current_usage`] as JSON text, answered from a cache while nothing changed (no
+    /// event, no configuration change) and `now` stays in the answer's period: a repeated read
+    /// costs a lookup, and any change is seen by the next read.
+    pub fn current_usage_text(&mut self, query: &Value) -> Result<Arc<str>> {
+        let parsed = UsageQuery::parse(query)?;
+        self.tick(parsed.now);
+        let key = query_key(query);
+        if let Some(hit) = self.usage_cache.get(&key) {
+            if hit.generation == self.generation && hit.from <= parsed.now && parsed.now <= hit.to {
+                return Ok(Arc::clone(&hit.text));
+            }
+        }
+        let (usage, boundaries) = self.current_usage_of(&parsed)?;
+        let text: Arc<str> = usage.to_string().into();
+        if self.usage_cache.len() >= USAGE_CACHE_MAX {
+            self.usage_cache.clear();
+        }
+        self.usage_cache.insert(
+            key,
+            CachedUsage {
+                generation: self.generation,
+                from: boundaries.from_datetime,
+                to: boundaries.to_datetime,
+                text: Arc::clone(&text),
+            },
+        );
+        Ok(text)
     }
 
     /// Lago's `GET /customers/{id}/projected_usage` body (`{"customer_projected_usage": …}`).
@@ -1086,6 +1139,20 @@ fn update_of<T: Stored>(
 /// The text of an entity's key field (`code`, `external_id`), "" when absent.
 fn key_of<'a>(input: &'a Map<String, Value>, field: &str) -> &'a str {
     input.get(field).and_then(Value::as_str).unwrap_or("")
+}
+
+/// A usage query without its `now`: what a cached answer depends on.
+fn query_key(query: &Value) -> String {
+    let mut key = String::new();
+    if let Some(map) = query.as_object() {
+        for (name, value) in map.iter().filter(|(name, _)| name.as_str() != "now") {
+            key.push_str(name);
+            key.push('\u{1}');
+            key.push_str(&value.to_string());
+            key.push('\u{2}');
+        }
+    }
+    key
 }
 
 /// `GET /events` filters.

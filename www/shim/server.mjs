@@ -450,6 +450,21 @@ function redactQuery(query) {
   }).join('&');
 }
 
+/** A log writer that gathers the lines of one event-loop turn into one stdout write: a write
+ * per request (synchronous for files and pipes) would cost more than the request. */
+function batchedStdout() {
+  let pending = [];
+  const flush = () => {
+    const text = pending.join('');
+    pending = [];
+    process.stdout.write(text);
+  };
+  return (line) => {
+    if (pending.length === 0) setImmediate(flush);
+    pending.push(`${line}\n`);
+  };
+}
+
 /** `<ISO time> <method> <path[?query]> <status> <ms>ms <bytes>B`, one per request. */
 function accessLogLine(started_ms, req, res) {
   const query_at = req.url.indexOf('?');
@@ -490,7 +505,7 @@ export async function createShim(options = {}) {
     store: options.statePath ? new StateStore(path.resolve(options.statePath), options.compactEveryLines ?? COMPACT_EVERY_LINES) : null,
     compaction_scheduled: false,
     closed: false,
-    log: options.log ?? ((line) => process.stdout.write(`${line}\n`)),
+    log: options.log ?? batchedStdout(),
     nowIso: () => new Date(clockNowMs(shim.clock, Date.now())).toISOString(),
     /** Journals an acknowledged change (before its response) and schedules a snapshot when due. */
     record: (entry) => {
