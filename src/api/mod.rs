@@ -230,25 +230,27 @@ fn segments(path: &str) -> Option<Vec<String>> {
 }
 
 fn route(method: Method, segments: &[String]) -> Option<(&'static Route, Vec<String>)> {
-    ROUTES.iter().find_map(|entry| {
-        let Route(m, pattern, _) = entry;
-        if *m != method {
-            return None;
-        }
-        let parts: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
-        if parts.len() != segments.len() {
-            return None;
-        }
-        let mut params = Vec::new();
-        for (part, segment) in parts.iter().zip(segments) {
-            match *part {
-                "{}" if !segment.is_empty() => params.push(segment.clone()),
-                literal if literal == segment => {}
-                _ => return None,
-            }
-        }
-        Some((entry, params))
-    })
+    let matches = |pattern: &str| {
+        let mut parts = pattern.trim_start_matches('/').split('/');
+        let same = segments.iter().all(|segment| match parts.next() {
+            Some("{}") => !segment.is_empty(),
+            Some(literal) => literal == segment,
+            None => false,
+        });
+        same && parts.next().is_none()
+    };
+    let entry = ROUTES
+        .iter()
+        .find(|Route(m, pattern, _)| *m == method && matches(pattern))?;
+    let params = entry
+        .1
+        .trim_start_matches('/')
+        .split('/')
+        .zip(segments)
+        .filter(|(part, _)| *part == "{}")
+        .map(|(_, segment)| segment.clone())
+        .collect();
+    Some((entry, params))
 }
 
 /// `Bearer <key>` compared in constant time (no early exit on the first differing byte).
