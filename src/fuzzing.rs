@@ -54,16 +54,7 @@ fn now() -> DateTime<Utc> {
 }
 
 fn request(method: &str, path: &str, query: &str, body: String) -> Request {
-    Request {
-        method: method.into(),
-        path: path.into(),
-        query: query.into(),
-        headers: vec![
-            ("authorization".into(), format!("Bearer {KEY}")),
-            ("content-type".into(), "application/json".into()),
-        ],
-        body,
-    }
+    Request::json(method, path, query, KEY, body)
 }
 
 /// Bytes as a request: the first byte picks the method, then the path and the query up to

@@ -15,17 +15,11 @@ fn now() -> DateTime<Utc> {
 }
 
 fn request(method: &str, path: &str, query: &str, body: &str) -> Request {
-    Request {
-        method: method.into(),
-        path: path.into(),
-        query: query.into(),
-        headers: vec![
-            ("authorization".into(), format!("Bearer {KEY}")),
-            ("content-type".into(), "application/json".into()),
-            ("host".into(), "127.0.0.1:3000".into()),
-        ],
-        body: body.into(),
-    }
+    let mut request = Request::json(method, path, query, KEY, body.into());
+    request
+        .headers
+        .push(("host".into(), "127.0.0.1:3000".into()));
+    request
 }
 
 fn call(engine: &mut Engine, method: &str, path: &str, query: &str, body: &str) -> (u16, Value) {

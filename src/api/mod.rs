@@ -30,6 +30,20 @@ pub struct Request {
 }
 
 impl Request {
+    /// A JSON request with `Authorization: Bearer <api_key>`.
+    pub fn json(method: &str, path: &str, query: &str, api_key: &str, body: String) -> Request {
+        Request {
+            method: method.into(),
+            path: path.into(),
+            query: query.into(),
+            headers: vec![
+                ("authorization".into(), format!("Bearer {api_key}")),
+                ("content-type".into(), "application/json".into()),
+            ],
+            body,
+        }
+    }
+
     fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

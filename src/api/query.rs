@@ -53,16 +53,7 @@ pub fn parse(query: &str) -> Option<Map<String, Value>> {
 /// `name[]=v` appends to a list; `name[key]=v` and `name[key][]=v` fill an object.
 fn insert_nested(out: &mut Map<String, Value>, name: &str, inner: &str, value: Value) {
     if inner.is_empty() {
-        let slot = out
-            .entry(name.to_string())
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if !slot.is_array() {
-            *slot = Value::Array(Vec::new());
-        }
-        if let Value::Array(items) = slot {
-            items.push(value);
-        }
-        return;
+        return push(out, name, value);
     }
     let slot = out
         .entry(name.to_string())
@@ -74,20 +65,23 @@ fn insert_nested(out: &mut Map<String, Value>, name: &str, inner: &str, value: V
         return;
     };
     match inner.split_once("][") {
-        Some((key, "")) => {
-            let list = object
-                .entry(key.to_string())
-                .or_insert_with(|| Value::Array(Vec::new()));
-            if !list.is_array() {
-                *list = Value::Array(Vec::new());
-            }
-            if let Value::Array(items) = list {
-                items.push(value);
-            }
-        }
+        Some((key, "")) => push(object, key, value),
         _ => {
             object.insert(inner.to_string(), value);
         }
+    }
+}
+
+/// Appends to the list under `key` (a plain value there is replaced by the list, as Rails does).
+fn push(map: &mut Map<String, Value>, key: &str, value: Value) {
+    let slot = map
+        .entry(key.to_string())
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if !slot.is_array() {
+        *slot = Value::Array(Vec::new());
+    }
+    if let Value::Array(items) = slot {
+        items.push(value);
     }
 }
 

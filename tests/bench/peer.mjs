@@ -372,12 +372,11 @@ function usageFromStates(plan, period, stateOf) {
 // ---------------------------------------------------------------------------------------------
 
 /** Running aggregates per (period, charge, bucket, group). */
-export class RunningPeer {
+/** What both peers share: the plan, Lago's dedup on (subscription, transaction id), NDJSON. */
+class Peer {
   constructor({ metrics, plan }) {
     this.plan = compilePlan(metrics, plan);
     this.seen = new Map(); // subscription → Set of transaction ids
-    this.states = new Map(); // subscription → period key → charge index → bucket → Map(group → state)
-    this.months = new Months();
     this.seq = 0;
     this.duplicates = 0;
     this.stored = 0;
@@ -390,18 +389,33 @@ export class RunningPeer {
     return this.stored - before;
   }
 
-  ingest(event) {
+  /** The event's subscription and timestamp when it is new (and counts it), else null. */
+  accept(event) {
     const ts = validate(event);
     const sub = event.external_subscription_id ?? '';
     let seen = this.seen.get(sub);
     if (!seen) this.seen.set(sub, (seen = new Set()));
     if (seen.has(event.transaction_id)) {
       this.duplicates++;
-      return;
+      return null;
     }
     seen.add(event.transaction_id);
-    const seq = this.seq++;
     this.stored++;
+    return { sub, ts, seq: this.seq++ };
+  }
+}
+
+export class RunningPeer extends Peer {
+  constructor(setup) {
+    super(setup);
+    this.states = new Map(); // subscription → period key → charge index → bucket → Map(group → state)
+    this.months = new Months();
+  }
+
+  ingest(event) {
+    const accepted = this.accept(event);
+    if (!accepted) return;
+    const { sub, ts, seq } = accepted;
     const charges = this.plan.byMetric.get(event.code);
     if (!charges) return; // unknown code: stored, never billed
     const properties = event.properties ?? {};
@@ -431,38 +445,21 @@ export class RunningPeer {
 }
 
 /** Stores the events; current usage aggregates the period's events at query time (Lago's way). */
-export class RecomputePeer {
-  constructor({ metrics, plan }) {
-    this.plan = compilePlan(metrics, plan);
-    this.seen = new Map();
+export class RecomputePeer extends Peer {
+  constructor(setup) {
+    super(setup);
     this.events = new Map(); // subscription → code → [{ts, seq, properties}]
-    this.seq = 0;
-    this.duplicates = 0;
-    this.stored = 0;
-  }
-
-  ingestNdjson(text) {
-    const before = this.stored;
-    eachEvent(text, (event) => this.ingest(event));
-    return this.stored - before;
   }
 
   ingest(event) {
-    const ts = validate(event);
-    const sub = event.external_subscription_id ?? '';
-    let seen = this.seen.get(sub);
-    if (!seen) this.seen.set(sub, (seen = new Set()));
-    if (seen.has(event.transaction_id)) {
-      this.duplicates++;
-      return;
-    }
-    seen.add(event.transaction_id);
+    const accepted = this.accept(event);
+    if (!accepted) return;
+    const { sub, ts, seq } = accepted;
     let perSub = this.events.get(sub);
     if (!perSub) this.events.set(sub, (perSub = new Map()));
     let list = perSub.get(event.code);
     if (!list) perSub.set(event.code, (list = []));
-    list.push({ ts, seq: this.seq++, properties: event.properties ?? {} });
-    this.stored++;
+    list.push({ ts, seq, properties: event.properties ?? {} });
   }
 
   currentUsage(subscription, now) {

@@ -12,6 +12,7 @@
 //   must not count in June's usage;
 // * 0.05% of the lines are client retries: an exact copy of a recent line (same transaction id),
 //   which Lago refuses as a duplicate and which must be counted once.
+import { mulberry32 as rng } from '../../www/lib/random.js';
 
 export const NOW = '2025-06-20T12:00:00Z';
 export const CUSTOMER = 'acme_corp';
@@ -169,17 +170,6 @@ export function setupEngine(Engine) {
   return engine;
 }
 
-// Small, fast, deterministic PRNG (mulberry32).
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ENDPOINTS = ['/v1/charges', '/v1/customers', '/v1/invoices', '/v1/refunds', '/v1/events'];
 const CHANNELS = ['sms', 'email', 'push', 'whatsapp'];

@@ -15,6 +15,7 @@
 import { Engine, billingPeriod } from '../../pkg/index.js';
 import { metricInput } from './pricing.js';
 import { planInput, SIM_CUSTOMER } from './scenario.js';
+import { mulberry32 } from './random.js';
 
 export const CHUNK_LINES = 50_000;
 export const SYNTHETIC_MAX_EVENTS = 2_000_000;
@@ -76,16 +77,6 @@ export function nowOfDay(period, day) {
 // Sources: where the events come from
 // ---------------------------------------------------------------------------------------------
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function hash(text) {
   let h = 2166136261;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);

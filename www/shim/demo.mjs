@@ -4,6 +4,7 @@
 //
 // Deterministic given `now`: values come from a seeded generator, timestamps are offsets back
 // from `now`, and nothing here reads a clock.
+import { mulberry32 } from '../lib/random.js';
 
 const DAY_SECONDS = 86_400;
 const EVENTS_DAYS = 30;
@@ -122,14 +123,3 @@ function demoEvents(external_subscription_id, plan_code, now_s, seed) {
   return events;
 }
 
-/** A small seeded generator (mulberry32): the same seed gives the same sequence in [0, 1). */
-function mulberry32(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -1,0 +1,12 @@
+// A small seeded generator (mulberry32): the same seed gives the same sequence in [0, 1).
+// Shared by the page's synthetic month, the shim's demo organisation and the benchmark.
+export function mulberry32(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
