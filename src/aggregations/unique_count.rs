@@ -159,6 +159,17 @@ pub(crate) fn base(
     Ok(result)
 }
 
+/// The ungrouped result of a unique count kept as a running state (no pay-in-advance, free
+/// units or per-event values): what [`base`] gives for those.
+pub(crate) fn running_result(total: Decimal) -> AggregationResult {
+    let aggregation = super::pg::ceil_dp(total, 5);
+    AggregationResult {
+        aggregation,
+        count: count_of(aggregation),
+        ..AggregationResult::default()
+    }
+}
+
 /// The number of the window's events (any property, any operation) of the bucket.
 pub(crate) fn window_events(store: &Store, params: &AggregationParams) -> Result<usize> {
     if !params.with_per_event_values {

@@ -1,19 +1,22 @@
 //! Running aggregates: per (subscription, charge, bucket, window) states updated as events
-//! arrive, so current usage of count, sum, max and latest charges does not grow with the number
-//! of events.
+//! arrive, so current usage of count, sum, max, latest and unique count charges does not grow
+//! with the number of events.
 //!
 //! A state is built by one pass over the stored events the first time a query needs it, then
-//! each ingested event of that subscription and code is folded in once. Anything whose result
-//! depends on the order of the whole window or on more than one number per bucket (unique count,
-//! weighted sum, recurring and prorated metrics, pricing groups, presentation breakdowns,
-//! running totals, per-event values, pay-in-advance) is left to the event walk in
-//! `aggregations::aggregate`. The configuration changing clears every state.
+//! each ingested event of that subscription and code is folded in once. A unique count folds
+//! events in time order: one arriving older than the last of its value marks the state stale,
+//! and the next query rebuilds it from the events. Anything whose result depends on the order of
+//! the whole window or on more than one number per bucket (weighted sum, recurring and prorated
+//! metrics, pricing groups, presentation breakdowns, running totals, per-event values,
+//! pay-in-advance) is left to the event walk in `aggregations::aggregate`. The configuration
+//! changing clears every state.
 
 use super::model::{Charge, Subscription};
 use crate::aggregations::count::CountState;
 use crate::aggregations::latest::LatestState;
 use crate::aggregations::max::MaxState;
 use crate::aggregations::sum::SumState;
+use crate::aggregations::unique_count::{self, UniqueCountState};
 use crate::aggregations::{
     pg, text, AggregationParams, AggregationResult, AggregationType, EventFilter,
 };
@@ -42,6 +45,7 @@ enum State {
     Sum(SumState),
     Max(MaxState),
     Latest(LatestState),
+    UniqueCount(UniqueCountState),
 }
 
 #[derive(Debug, Clone)]
@@ -54,27 +58,62 @@ struct Entry {
     /// Events of the subscription and code seen so far (the next one's ingestion sequence).
     seen: u64,
     state: State,
+    /// A unique count got an event out of time order: rebuild before the next answer.
+    stale: bool,
 }
 
 impl Entry {
+    /// Folds the stored events of the subscription and code (a unique count in time order).
+    fn build(&mut self, events: &[Event]) -> Result<()> {
+        self.seen = 0;
+        if !matches!(self.state, State::UniqueCount(_)) {
+            return events.iter().try_for_each(|event| self.add(event));
+        }
+        self.state = State::UniqueCount(UniqueCountState::default());
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        order.sort_by_key(|&i| (events[i].timestamp, i));
+        for i in order {
+            self.fold(&events[i], i as u64)?;
+        }
+        self.seen = events.len() as u64;
+        self.stale = false;
+        Ok(())
+    }
+
     fn add(&mut self, event: &Event) -> Result<()> {
         let sequence = self.seen;
         self.seen += 1;
+        self.fold(event, sequence)
+    }
+
+    fn fold(&mut self, event: &Event, sequence: u64) -> Result<()> {
         if event.timestamp < self.from || event.timestamp > self.to {
             return Ok(());
         }
         if !self.filter.matches(&event.properties) {
             return Ok(());
         }
-        if let State::Count(state) = &mut self.state {
-            state.add();
-            return Ok(());
+        match &mut self.state {
+            State::Count(state) => {
+                state.add();
+                return Ok(());
+            }
+            State::UniqueCount(state) => {
+                let value = text::property_text(&event.properties, &self.field);
+                let operation = text::property_text(&event.properties, "operation_type");
+                let operation = operation.as_deref().unwrap_or(unique_count::ADD);
+                if !state.add(value, operation, event.timestamp, sequence) {
+                    self.stale = true;
+                }
+                return Ok(());
+            }
+            _ => {}
         }
         let Some(value) = text::numeric_value(&event.properties, &self.field)? else {
             return Ok(());
         };
         match &mut self.state {
-            State::Count(_) => {}
+            State::Count(_) | State::UniqueCount(_) => {}
             State::Sum(state) => state.add(value, event.precise_total_amount_cents)?,
             State::Max(state) => state.add(value),
             State::Latest(state) => state.add(event.timestamp, sequence, value),
@@ -111,6 +150,7 @@ fn kept_incrementally(params: &AggregationParams) -> Option<State> {
         AggregationType::Sum => Some(State::Sum(SumState::default())),
         AggregationType::Max => Some(State::Max(MaxState::default())),
         AggregationType::Latest => Some(State::Latest(LatestState::default())),
+        AggregationType::UniqueCount => Some(State::UniqueCount(UniqueCountState::default())),
         _ => None,
     }
 }
@@ -149,10 +189,9 @@ impl RunningCache {
                 to: params.window.to,
                 seen: 0,
                 state: initial,
+                stale: false,
             };
-            for event in events {
-                entry.add(event)?;
-            }
+            entry.build(events)?;
             self.routes
                 .borrow_mut()
                 .entry(key.subscription.clone())
@@ -162,14 +201,18 @@ impl RunningCache {
                 .push(key.clone());
             entries.insert(key.clone(), entry);
         }
-        let Some(entry) = entries.get(&key) else {
+        let Some(entry) = entries.get_mut(&key) else {
             return Ok(None);
         };
+        if entry.stale {
+            entry.build(events)?;
+        }
         let mut result = match &entry.state {
             State::Count(state) => state.result(params)?,
             State::Sum(state) => state.result(params, &Vec::new())?,
             State::Max(state) => state.result(),
             State::Latest(state) => state.result(),
+            State::UniqueCount(state) => unique_count::running_result(state.units()),
         };
         if let Some(rounding) = params.metric.rounding {
             crate::aggregations::apply_rounding(&mut result, rounding)?;
@@ -226,8 +269,25 @@ mod tests {
         let values = ["3", "x", "-2", "7.5", "7.5", "", "1e3", "4"];
         let clouds = ["aws", "gcp", "aws", "aws", "gcp", "aws", "aws", "aws"];
         let times = [100, 200, 200, 50, 300, 250, 260, 400];
+        // Unique counts also read `operation_type` (absent = add).
+        let operations = [
+            None,
+            None,
+            Some("remove"),
+            None,
+            Some("add"),
+            Some("remove"),
+            None,
+            None,
+        ];
         let events: Vec<Event> = (0..values.len())
-            .map(|i| event(i, times[i], json!({"v": values[i], "cloud": clouds[i]})))
+            .map(|i| {
+                let mut properties = json!({"v": values[i], "cloud": clouds[i]});
+                if let Some(operation) = operations[i] {
+                    properties["operation_type"] = json!(operation);
+                }
+                event(i, times[i], properties)
+            })
             .collect();
         let window = Window {
             from: DateTime::from_timestamp(100, 0).unwrap(),
@@ -247,6 +307,7 @@ mod tests {
             AggregationType::Sum,
             AggregationType::Max,
             AggregationType::Latest,
+            AggregationType::UniqueCount,
         ] {
             for rounding in rounding {
                 let metric = BillableMetric {
