@@ -161,8 +161,13 @@ pub(crate) fn base(
 
 /// The ungrouped result of a unique count kept as a running state (no pay-in-advance, free
 /// units or per-event values): what [`base`] gives for those.
-pub(crate) fn running_result(total: Decimal) -> AggregationResult {
-    let aggregation = super::pg::ceil_dp(total, 5);
+pub(crate) fn running_result(total: Decimal, grouped: bool) -> AggregationResult {
+    // Ungrouped results are ceiled to 5 places; groups are not.
+    let aggregation = if grouped {
+        total
+    } else {
+        super::pg::ceil_dp(total, 5)
+    };
     AggregationResult {
         aggregation,
         count: count_of(aggregation),

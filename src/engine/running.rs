@@ -18,13 +18,14 @@ use crate::aggregations::max::MaxState;
 use crate::aggregations::sum::SumState;
 use crate::aggregations::unique_count::{self, UniqueCountState};
 use crate::aggregations::{
-    pg, text, AggregationParams, AggregationResult, AggregationType, EventFilter,
+    empty_group, group_values, pg, text, AggregationParams, AggregationResult, AggregationType,
+    EventFilter, GroupResult, RawKey,
 };
 use crate::domain::event::Event;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Windows kept per cache: one per (subscription, charge, bucket) in practice; bounded so that
 /// a client asking for many windows cannot grow memory without end.
@@ -37,6 +38,9 @@ struct Key {
     bucket: usize,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    /// The bucket's event filter and pricing group keys as this query has them: a `group`
+    /// restriction or `skip_grouping` makes another state.
+    shape: String,
 }
 
 #[derive(Debug, Clone)]
@@ -57,19 +61,48 @@ struct Entry {
     to: DateTime<Utc>,
     /// Events of the subscription and code seen so far (the next one's ingestion sequence).
     seen: u64,
-    state: State,
+    /// The pricing group keys (none: one state for the whole bucket).
+    keys: Vec<String>,
+    /// The empty state of this aggregation.
+    initial: State,
+    /// One state per pricing group, by the group's raw property values.
+    states: BTreeMap<RawKey, State>,
     /// A unique count got an event out of time order: rebuild before the next answer.
     stale: bool,
+}
+
+impl State {
+    /// The same aggregation, empty.
+    fn fresh(&self) -> State {
+        match self {
+            State::Count(_) => State::Count(CountState::default()),
+            State::Sum(_) => State::Sum(SumState::default()),
+            State::Max(_) => State::Max(MaxState::default()),
+            State::Latest(_) => State::Latest(LatestState::default()),
+            State::UniqueCount(_) => State::UniqueCount(UniqueCountState::default()),
+        }
+    }
+
+    /// What the event walk gives for this bucket or group.
+    fn result(&self, params: &AggregationParams, grouped: bool) -> Result<AggregationResult> {
+        Ok(match self {
+            State::Count(state) => state.result(params)?,
+            State::Sum(state) => state.result(params, &Vec::new())?,
+            State::Max(state) => state.result(),
+            State::Latest(state) => state.result(),
+            State::UniqueCount(state) => unique_count::running_result(state.units(), grouped),
+        })
+    }
 }
 
 impl Entry {
     /// Folds the stored events of the subscription and code (a unique count in time order).
     fn build(&mut self, events: &[Event]) -> Result<()> {
         self.seen = 0;
-        if !matches!(self.state, State::UniqueCount(_)) {
+        self.states.clear();
+        if !matches!(self.initial, State::UniqueCount(_)) {
             return events.iter().try_for_each(|event| self.add(event));
         }
-        self.state = State::UniqueCount(UniqueCountState::default());
         let mut order: Vec<usize> = (0..events.len()).collect();
         order.sort_by_key(|&i| (events[i].timestamp, i));
         for i in order {
@@ -93,32 +126,80 @@ impl Entry {
         if !self.filter.matches(&event.properties) {
             return Ok(());
         }
-        match &mut self.state {
-            State::Count(state) => {
-                state.add();
-                return Ok(());
-            }
-            State::UniqueCount(state) => {
+        // Count and unique count take every event; the others only those with a number.
+        let value = match self.initial {
+            State::Count(_) | State::UniqueCount(_) => None,
+            _ => match text::numeric_value(&event.properties, &self.field)? {
+                Some(value) => Some(value),
+                None => return Ok(()),
+            },
+        };
+        let key: RawKey = self
+            .keys
+            .iter()
+            .map(|k| text::property_text(&event.properties, k))
+            .collect();
+        let fresh = self.initial.fresh();
+        let state = self.states.entry(key).or_insert(fresh);
+        match (state, value) {
+            (State::Count(state), _) => state.add(),
+            (State::UniqueCount(state), _) => {
                 let value = text::property_text(&event.properties, &self.field);
                 let operation = text::property_text(&event.properties, "operation_type");
                 let operation = operation.as_deref().unwrap_or(unique_count::ADD);
                 if !state.add(value, operation, event.timestamp, sequence) {
                     self.stale = true;
                 }
-                return Ok(());
             }
-            _ => {}
-        }
-        let Some(value) = text::numeric_value(&event.properties, &self.field)? else {
-            return Ok(());
-        };
-        match &mut self.state {
-            State::Count(_) | State::UniqueCount(_) => {}
-            State::Sum(state) => state.add(value, event.precise_total_amount_cents)?,
-            State::Max(state) => state.add(value),
-            State::Latest(state) => state.add(event.timestamp, sequence, value),
+            (State::Sum(state), Some(value)) => {
+                state.add(value, event.precise_total_amount_cents)?
+            }
+            (State::Max(state), Some(value)) => state.add(value),
+            (State::Latest(state), Some(value)) => state.add(event.timestamp, sequence, value),
+            (_, None) => {}
         }
         Ok(())
+    }
+
+    /// The bucket's result: one state, or one group per state (as `aggregate` orders and sums
+    /// them), with the metric's rounding.
+    fn result(&self, params: &AggregationParams) -> Result<AggregationResult> {
+        let rounding = params.metric.rounding;
+        if self.keys.is_empty() {
+            let state = self.states.get(&Vec::new()).unwrap_or(&self.initial);
+            let mut result = state.result(params, false)?;
+            if let Some(rounding) = rounding {
+                crate::aggregations::apply_rounding(&mut result, rounding)?;
+            }
+            return Ok(result);
+        }
+        if self.states.len() > crate::limits::GROUPS_MAX {
+            return Err(crate::error::Error::invalid(
+                "grouped_by",
+                "too_many_groups",
+            ));
+        }
+        let mut groups = Vec::with_capacity(self.states.len().max(1));
+        for (raw, state) in &self.states {
+            let mut result = state.result(params, true)?;
+            if let Some(rounding) = rounding {
+                crate::aggregations::apply_rounding(&mut result, rounding)?;
+            }
+            groups.push(GroupResult {
+                grouped_by: group_values(&self.keys, raw),
+                result,
+            });
+        }
+        if groups.is_empty() {
+            groups.push(empty_group(&self.keys));
+        }
+        groups.sort_by(|a, b| a.grouped_by.cmp(&b.grouped_by));
+        Ok(AggregationResult {
+            aggregation: crate::money::sum(groups.iter().map(|g| g.result.aggregation))?,
+            count: groups.iter().map(|g| g.result.count).sum(),
+            groups: Some(groups),
+            ..AggregationResult::default()
+        })
     }
 }
 
@@ -132,8 +213,7 @@ pub struct RunningCache {
 
 /// True when one state per bucket gives exactly what the event walk gives.
 fn kept_incrementally(params: &AggregationParams) -> Option<State> {
-    let simple = params.grouped_by.is_empty()
-        && params.grouped_by_values.is_none()
+    let simple = params.grouped_by_values.is_none()
         && params.presentation_by.is_empty()
         && !params.charge.prorated
         && !params.charge.pay_in_advance
@@ -175,6 +255,7 @@ impl RunningCache {
             bucket,
             from: params.window.from,
             to: params.window.to,
+            shape: format!("{:?}{:?}", params.filter, params.grouped_by),
         };
         let mut entries = self.entries.borrow_mut();
         if !entries.contains_key(&key) {
@@ -188,7 +269,9 @@ impl RunningCache {
                 from: pg::floor_ms(params.window.from),
                 to: params.window.to,
                 seen: 0,
-                state: initial,
+                keys: params.grouped_by.clone(),
+                initial,
+                states: BTreeMap::new(),
                 stale: false,
             };
             entry.build(events)?;
@@ -207,17 +290,7 @@ impl RunningCache {
         if entry.stale {
             entry.build(events)?;
         }
-        let mut result = match &entry.state {
-            State::Count(state) => state.result(params)?,
-            State::Sum(state) => state.result(params, &Vec::new())?,
-            State::Max(state) => state.result(),
-            State::Latest(state) => state.result(),
-            State::UniqueCount(state) => unique_count::running_result(state.units()),
-        };
-        if let Some(rounding) = params.metric.rounding {
-            crate::aggregations::apply_rounding(&mut result, rounding)?;
-        }
-        Ok(Some(result))
+        entry.result(params).map(Some)
     }
 
     /// Folds a newly stored event into the states that track its subscription and code.
@@ -267,7 +340,7 @@ mod tests {
     #[test]
     fn running_states_equal_the_event_walk() {
         let values = ["3", "x", "-2", "7.5", "7.5", "", "1e3", "4"];
-        let clouds = ["aws", "gcp", "aws", "aws", "gcp", "aws", "aws", "aws"];
+        let clouds = ["aws", "gcp", "aws", "aws", "gcp", "", "-", "aws"];
         let times = [100, 200, 200, 50, 300, 250, 260, 400];
         // Unique counts also read `operation_type` (absent = add).
         let operations = [
@@ -283,6 +356,9 @@ mod tests {
         let events: Vec<Event> = (0..values.len())
             .map(|i| {
                 let mut properties = json!({"v": values[i], "cloud": clouds[i]});
+                if clouds[i] == "-" {
+                    properties.as_object_mut().unwrap().remove("cloud");
+                }
                 if let Some(operation) = operations[i] {
                     properties["operation_type"] = json!(operation);
                 }
@@ -317,31 +393,43 @@ mod tests {
                     rounding,
                     filters: Vec::new(),
                 };
-                let mut params = AggregationParams::new(metric, window);
-                params.with_per_event_values = false;
-                params.filter.matching = FilterValues(vec![("cloud".into(), vec!["aws".into()])]);
-                let walked = aggregate(&events, &params).unwrap();
-                let cache = RunningCache::default();
-                let subscription = crate::engine::model::Subscription::parse(
-                    json!({"external_id": "s", "external_customer_id": "c", "plan_code": "p"})
-                        .as_object()
-                        .unwrap(),
-                    "id".into(),
-                    DateTime::from_timestamp(0, 0).unwrap(),
-                )
-                .unwrap();
-                let charge = test_charge();
-                let (first, rest) = events.split_at(4);
-                cache
-                    .result(&subscription, &charge, 0, &params, first)
+                // Ungrouped in the aws bucket; grouped by cloud (with an event missing the key
+                // and one with it empty: two raw groups that both print null) in the default one.
+                for grouped_by in [Vec::new(), vec!["cloud".to_string()]] {
+                    let mut params = AggregationParams::new(metric.clone(), window);
+                    params.with_per_event_values = false;
+                    if grouped_by.is_empty() {
+                        params.filter.matching =
+                            FilterValues(vec![("cloud".into(), vec!["aws".into()])]);
+                    }
+                    params.grouped_by = grouped_by.clone();
+                    let walked = aggregate(&events, &params).unwrap();
+                    let cache = RunningCache::default();
+                    let subscription = crate::engine::model::Subscription::parse(
+                        json!({"external_id": "s", "external_customer_id": "c", "plan_code": "p"})
+                            .as_object()
+                            .unwrap(),
+                        "id".into(),
+                        DateTime::from_timestamp(0, 0).unwrap(),
+                    )
                     .unwrap();
-                for e in rest {
-                    cache.add(e).unwrap();
+                    let charge = test_charge();
+                    let (first, rest) = events.split_at(4);
+                    cache
+                        .result(&subscription, &charge, 0, &params, first)
+                        .unwrap();
+                    for e in rest {
+                        cache.add(e).unwrap();
+                    }
+                    let running = cache
+                        .result(&subscription, &charge, 0, &params, &events)
+                        .unwrap();
+                    assert_eq!(
+                        running,
+                        Some(walked),
+                        "{aggregation_type:?} {rounding:?} {grouped_by:?}"
+                    );
                 }
-                let running = cache
-                    .result(&subscription, &charge, 0, &params, &events)
-                    .unwrap();
-                assert_eq!(running, Some(walked), "{aggregation_type:?} {rounding:?}");
             }
         }
     }
