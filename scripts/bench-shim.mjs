@@ -3,7 +3,7 @@
 //   GET /api/v1/customers/{id}/current_usage?external_subscription_id=…
 // on the shim, against a bare node:http hello world on the same machine in the same run.
 //
-//   node scripts/bench-shim.mjs [duration_s=10] [connections=16]      (needs pkg/: scripts/build.sh)
+//   node scripts/bench-shim.mjs [duration_s=10] [connections=16] [rounds=3]   (needs pkg/: scripts/build.sh)
 //   SHIM_NODE_FLAGS='--no-turbo-inline-js-wasm-calls' node scripts/bench-shim.mjs   (node flags for the shim)
 //
 // Each server runs in its own child process (so autocannon, in this process, does not share its
@@ -38,6 +38,7 @@ async function main() {
   const DURATION_S = Number(process.argv[2] ?? 10);
   const CONNECTIONS = Number(process.argv[3] ?? 16);
   const WARMUP_S = 2;
+  const ROUNDS = Number(process.argv[4] ?? 3);
   const EVENTS = 3000;
   const KEY = 'bench-key';
   const NOW = '2026-11-15T12:00:00Z';
@@ -45,7 +46,7 @@ async function main() {
 
   const cpus = os.cpus();
   console.log(`machine: ${cpus[0]?.model?.trim() ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.platform()} ${os.release()}; Node ${process.version}`);
-  console.log(`load: autocannon, ${CONNECTIONS} connections, ${WARMUP_S} s warm-up + ${DURATION_S} s per server\n`);
+  console.log(`load: autocannon, ${CONNECTIONS} connections, ${WARMUP_S} s warm-up, then ${ROUNDS} alternating rounds of ${DURATION_S} s per server (median round)\n`);
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-shim-'));
   const children = [];
@@ -72,8 +73,18 @@ async function main() {
       + `current usage ${cu.amount_cents} + ${cu.taxes_amount_cents} tax = ${cu.total_amount_cents} cents, `
       + `${Buffer.byteLength(JSON.stringify(usage))} bytes\n`);
 
-    const helloResult = await measure(`${hello}/`, {}, WARMUP_S, DURATION_S, CONNECTIONS);
-    const shimResult = await measure(`${shim}${usagePath}`, { authorization: `Bearer ${KEY}` }, WARMUP_S, DURATION_S, CONNECTIONS);
+    // Alternate the two servers for ROUNDS rounds and keep each one's median round: the
+    // machine's drift (other work, CPU frequency) then hits both alike.
+    const hellos = [];
+    const shims = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      hellos.push(await measure(`${hello}/`, {}, round === 0 ? WARMUP_S : 0, DURATION_S, CONNECTIONS));
+      shims.push(await measure(`${shim}${usagePath}`, { authorization: `Bearer ${KEY}` }, round === 0 ? WARMUP_S : 0, DURATION_S, CONNECTIONS));
+    }
+    const median = (results) => [...results].sort((a, b) => a.rps - b.rps)[Math.floor(results.length / 2)];
+    const helloResult = median(hellos);
+    const shimResult = median(shims);
+    console.log(`rounds (req/s): hello ${hellos.map((r) => r.rps.toFixed(0)).join(', ')}; shim ${shims.map((r) => r.rps.toFixed(0)).join(', ')}\n`);
     const shimChild = children[1];
     if (shimChild.exitCode !== null || shimChild.signalCode !== null) {
       console.log(`\nTHE SHIM DIED under load (exit ${shimChild.exitCode}, signal ${shimChild.signalCode}); its stderr is above. `
@@ -170,7 +181,7 @@ async function loadOrganisation(origin, key, eventsTotal) {
 
 /** Warm-up, then the measured autocannon run: mean req/s, p50/p99 latency (ms), failures. */
 async function measure(url, headers, warmupS, durationS, connections) {
-  await autocannon({ url, headers, connections, duration: warmupS });
+  if (warmupS > 0) await autocannon({ url, headers, connections, duration: warmupS });
   const r = await autocannon({ url, headers, connections, duration: durationS });
   return {
     rps: r.requests.average,

@@ -380,6 +380,15 @@ impl JsEngine {
             .map_err(|e| to_js_error(&e))
     }
 
+    /// Changes with every change that can move a usage (events, configuration): an answer
+    /// of `handle` carrying `x-usage-calc-valid: <generation> <from_ms> <to_ms>` holds while it
+    /// equals the generation there and the clock stays in `[from, to]`.
+    #[wasm_bindgen(getter)]
+    pub fn generation(&self) -> f64 {
+        // Exact up to 2^53 changes.
+        self.inner.generation() as f64
+    }
+
     /// Number of stored events.
     #[wasm_bindgen(getter, js_name = eventsCount)]
     pub fn events_count(&self) -> u32 {

@@ -147,7 +147,7 @@ fn usage_query(call: &Call) -> Value {
     Value::Object(query)
 }
 
-pub(super) fn current_usage(engine: &mut Engine, call: &Call) -> Result<std::sync::Arc<str>> {
+pub(super) fn current_usage(engine: &mut Engine, call: &Call) -> Result<crate::engine::UsageText> {
     engine.current_usage_text(&usage_query(call))
 }
 

@@ -94,7 +94,7 @@ impl Call<'_> {
 #[derive(Clone, Copy)]
 enum Handler {
     J(fn(&mut Engine, &Call) -> crate::error::Result<Value>),
-    Text(fn(&mut Engine, &Call) -> crate::error::Result<std::sync::Arc<str>>),
+    Text(fn(&mut Engine, &Call) -> crate::error::Result<crate::engine::UsageText>),
 }
 
 /// A route: method, path pattern under `/api/v1` (`{}` is one path segment), handler.
@@ -229,7 +229,10 @@ pub fn handle(
     };
     match handler {
         J(f) => f(engine, &call).map_or_else(|e| lago_error(&e), |v| ok_text(v.to_string())),
-        Text(f) => f(engine, &call).map_or_else(|e| lago_error(&e), |t| ok_text(t.to_string())),
+        Text(f) => match f(engine, &call) {
+            Ok(usage) => cacheable(&usage, engine.generation()),
+            Err(e) => lago_error(&e),
+        },
     }
 }
 
@@ -326,6 +329,21 @@ fn headers(extra: &[(&str, &str)]) -> Vec<(String, String)> {
 
 fn ok_response(body: Value) -> Response {
     ok_text(body.to_string())
+}
+
+/// The header naming how long an answer holds: `<generation> <from> <to>` (Unix ms). A server
+/// in front may answer the same request again while `Engine::generation` and its clock agree.
+pub const CACHE_HEADER: &str = "x-usage-calc-valid";
+
+fn cacheable(usage: &crate::engine::UsageText, generation: u64) -> Response {
+    let mut response = ok_text(usage.text.to_string());
+    let validity = format!(
+        "{generation} {} {}",
+        usage.from.timestamp_millis(),
+        usage.to.timestamp_millis()
+    );
+    response.headers.push((CACHE_HEADER.into(), validity));
+    response
 }
 
 fn ok_text(body: String) -> Response {

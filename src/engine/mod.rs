@@ -83,6 +83,17 @@ pub struct Engine {
     usage_cache: HashMap<String, CachedUsage>,
 }
 
+/// Current usage as JSON text, and the period it holds for (while the generation stays).
+#[derive(Debug, Clone)]
+pub struct UsageText {
+    /// `{"customer_usage": …}`.
+    pub text: Arc<str>,
+    /// First instant of the answer's period.
+    pub from: DateTime<Utc>,
+    /// Last instant of the answer's period.
+    pub to: DateTime<Utc>,
+}
+
 /// A current-usage answer, valid while nothing changed and `now` stays in its period.
 #[derive(Debug)]
 struct CachedUsage {
@@ -710,13 +721,17 @@ impl Engine {
     /// [`Engine::current_usage`] as JSON text, answered from a cache while nothing changed (no
     /// event, no configuration change) and `now` stays in the answer's period: a repeated read
     /// costs a lookup, and any change is seen by the next read.
-    pub fn current_usage_text(&mut self, query: &Value) -> Result<Arc<str>> {
+    pub fn current_usage_text(&mut self, query: &Value) -> Result<UsageText> {
         let parsed = UsageQuery::parse(query)?;
         self.tick(parsed.now);
         let key = query_key(query);
         if let Some(hit) = self.usage_cache.get(&key) {
             if hit.generation == self.generation && hit.from <= parsed.now && parsed.now <= hit.to {
-                return Ok(Arc::clone(&hit.text));
+                return Ok(UsageText {
+                    text: Arc::clone(&hit.text),
+                    from: hit.from,
+                    to: hit.to,
+                });
             }
         }
         let (usage, boundaries) = self.current_usage_of(&parsed)?;
@@ -733,7 +748,17 @@ impl Engine {
                 text: Arc::clone(&text),
             },
         );
-        Ok(text)
+        Ok(UsageText {
+            text,
+            from: boundaries.from_datetime,
+            to: boundaries.to_datetime,
+        })
+    }
+
+    /// A number that changes with every change that can move a usage (events, configuration):
+    /// an answer computed at one generation holds while it stays the same.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Lago's `GET /customers/{id}/projected_usage` body (`{"customer_projected_usage": …}`).

@@ -331,9 +331,8 @@ class StateStore {
 /** Sends a whole response; every response has a content-length (the access log reads it). */
 function send(res, status, headers, body) {
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-  res.setHeader('content-length', bytes.length); // set, not given to writeHead: getHeader reads it
-  res.writeHead(status);
+  res.body_bytes = bytes.length; // for the access log
+  res.writeHead(status, { ...headers, 'content-length': bytes.length });
   res.end(res.req.method === 'HEAD' ? undefined : bytes);
 }
 
@@ -408,7 +407,61 @@ async function handleApi(shim, req, res, raw_path, query) {
   if (MUTATING_METHODS.has(req.method) && response.status < 300) {
     shim.record({ method: req.method, path: raw_path, query, body, now });
   }
-  return send(res, response.status, { ...response.headers, 'cache-control': 'no-store' }, response.body);
+  const headers = { ...response.headers, 'cache-control': 'no-store' };
+  const validity = headers[VALIDITY_HEADER];
+  delete headers[VALIDITY_HEADER];
+  if (validity && req.method === 'GET') shim.answers.keep(req, validity, headers, response.body);
+  return send(res, response.status, headers, response.body);
+}
+
+/** Sends a kept answer that still holds (synchronously: no promise on the hot path). */
+function serveKept(shim, req, res) {
+  if (req.method !== 'GET') return false;
+  const kept = shim.answers.find(req, shim.nowMs());
+  if (!kept) return false;
+  res.body_bytes = kept.body_bytes;
+  res.writeHead(200, kept.headers);
+  res.end(kept.body);
+  return true;
+}
+
+/** The engine marks answers that hold while nothing changes (`<generation> <from_ms> <to_ms>`). */
+const VALIDITY_HEADER = 'x-usage-calc-valid';
+/** Answers kept at most; the cache starts over when full. */
+const ANSWERS_MAX = 1_000;
+
+/**
+ * Answers the engine said hold while its generation stays and the clock stays in their period
+ * (today: current usage), served again without calling it: a dashboard polling usage costs a
+ * lookup. Keyed by the request line; served only to the Authorization it was answered to, so a
+ * cached answer reaches only a request the engine would have let through.
+ */
+class Answers {
+  constructor(engine) {
+    this.engine = engine; // () => the current engine (a restore replaces it)
+    this.entries = new Map();
+  }
+
+  /** The answer kept for this request line, if it still holds and was given to the same key. */
+  find(req, now_ms) {
+    const entry = this.entries.get(req.url);
+    if (!entry || entry.authorization !== req.headers.authorization) return undefined;
+    const fresh = entry.generation === this.engine().generation && entry.from_ms <= now_ms && now_ms <= entry.to_ms;
+    return fresh ? entry : undefined;
+  }
+
+  keep(req, validity, headers, body) {
+    const [generation, from_ms, to_ms] = validity.split(' ').map(Number);
+    if (this.entries.size >= ANSWERS_MAX) this.entries.clear();
+    // Kept with the final headers: a hit sends them as they are. The body stays a string, which
+    // Node writes with the headers in one go (a Buffer goes out as a separate writev part).
+    const body_bytes = Buffer.byteLength(body);
+    this.entries.set(req.url, {
+      authorization: req.headers.authorization, generation, from_ms, to_ms,
+      // A flat [name, value, …] list: writeHead takes it without walking an object.
+      headers: Object.entries({ ...headers, 'content-length': String(body_bytes) }).flat(), body, body_bytes,
+    });
+  }
 }
 
 async function handleClock(shim, req, res) {
@@ -443,10 +496,13 @@ async function route(shim, req, res) {
 }
 
 /** Query values whose names look secret (`token`, `api_key`, …) become `***` in the log. */
+const SECRET_NAME = /token|key|secret|password|signature/i;
+
 function redactQuery(query) {
+  if (!SECRET_NAME.test(query)) return query; // the usual case: nothing to hide
   return query.split('&').map((pair) => {
     const name = pair.split('=')[0];
-    return /token|key|secret|password|signature/i.test(name) && pair.includes('=') ? `${name}=***` : pair;
+    return SECRET_NAME.test(name) && pair.includes('=') ? `${name}=***` : pair;
   }).join('&');
 }
 
@@ -470,13 +526,27 @@ function accessLogLine(started_ms, req, res) {
   const query_at = req.url.indexOf('?');
   const logged_path = query_at < 0 ? req.url : `${req.url.slice(0, query_at)}?${redactQuery(req.url.slice(query_at + 1))}`;
   const elapsed_ms = (performance.now() - started_ms).toFixed(1);
-  const body_bytes = req.method === 'HEAD' || !res.headersSent ? 0 : Number(res.getHeader('content-length') ?? 0);
-  return `${new Date().toISOString()} ${req.method} ${logged_path} ${res.statusCode} ${elapsed_ms}ms ${body_bytes}B`;
+  const body_bytes = req.method === 'HEAD' || !res.headersSent ? 0 : (res.body_bytes ?? 0);
+  return `${isoNow()} ${req.method} ${logged_path} ${res.statusCode} ${elapsed_ms}ms ${body_bytes}B`;
+}
+
+/** The wall-clock time as ISO 8601, formatted once per millisecond. */
+let iso_ms = 0;
+let iso_text = '';
+function isoNow() {
+  const now_ms = Date.now();
+  if (now_ms !== iso_ms) {
+    iso_ms = now_ms;
+    iso_text = new Date(now_ms).toISOString();
+  }
+  return iso_text;
 }
 
 function onRequest(shim, req, res) {
   const started_ms = performance.now();
-  res.once('close', () => shim.log(accessLogLine(started_ms, req, res)));
+  // 'close' also fires for an aborted response (which 'finish' would miss): one line each.
+  res.on('close', () => shim.log(accessLogLine(started_ms, req, res)));
+  if (serveKept(shim, req, res)) return;
   route(shim, req, res).catch((error) => {
     process.stderr.write(`${req.method} ${req.url}: ${error.stack ?? error}\n`);
     if (!res.headersSent) sendJson(res, 500, { status: 500, error: 'Internal Server Error' });
@@ -506,7 +576,9 @@ export async function createShim(options = {}) {
     compaction_scheduled: false,
     closed: false,
     log: options.log ?? batchedStdout(),
-    nowIso: () => new Date(clockNowMs(shim.clock, Date.now())).toISOString(),
+    nowMs: () => clockNowMs(shim.clock, Date.now()),
+    nowIso: () => new Date(shim.nowMs()).toISOString(),
+    answers: new Answers(() => shim.engine),
     /** Journals an acknowledged change (before its response) and schedules a snapshot when due. */
     record: (entry) => {
       if (!shim.store || !shim.store.append(entry) || shim.compaction_scheduled) return;
