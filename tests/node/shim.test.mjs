@@ -421,6 +421,34 @@ async function answers(url) {
   };
 }
 
+test('a kept usage answer is served again only while nothing changed, the clock is in its period and the key matches', async () => {
+  const shim = await startShim();
+  await setupOrganisation(shim.url);
+  const usage = '/api/v1/customers/hooli/current_usage?external_subscription_id=sub_1';
+  const cents = async (headers) => {
+    const response = await call(shim.url, 'GET', usage, undefined, headers);
+    assert.equal(response.headers.get('x-usage-calc-valid'), null, 'the validity header stays inside the shim');
+    return response.status === 200 ? response.body.customer_usage.amount_cents : response.status;
+  };
+  assert.equal((await call(shim.url, 'POST', '/api/v1/events', eventBody('k1'))).status, 200);
+  // 1 call × 0.50; the second read is the kept answer.
+  assert.equal(await cents(), 50);
+  assert.equal(await cents(), 50);
+  // A wrong key never gets the kept answer.
+  assert.equal(await cents(auth('wrong')), 401);
+  // An event: the next read sees it.
+  assert.equal((await call(shim.url, 'POST', '/api/v1/events', eventBody('k2'))).status, 200);
+  assert.equal(await cents(), 100);
+  // A price change: the next read sees it.
+  const plan = { code: 'basic', name: 'Basic', interval: 'monthly', amount_cents: 0, amount_currency: 'EUR',
+    charges: [{ billable_metric_code: 'calls', charge_model: 'standard', properties: { amount: '2' } }] };
+  assert.equal((await call(shim.url, 'PUT', '/api/v1/plans/basic', { plan })).status, 200);
+  assert.equal(await cents(), 400);
+  // The clock moves to July: another period, nothing in it.
+  assert.equal((await call(shim.url, 'POST', '/__emulator/clock', { now: '2025-07-02T00:00:00Z' })).status, 200);
+  assert.equal(await cents(), 0);
+});
+
 const journalLines = (state_path) => fs.readFileSync(`${state_path}.journal`, 'utf8').split('\n').filter(Boolean);
 
 test('STATE_FILE: compaction every N lines, replay after a crash and a clean close give the same answers', async () => {
