@@ -262,7 +262,7 @@ impl Engine {
     /// `DELETE /coupons/{code}`: the coupon ends at `now`, and so do its applications.
     pub fn delete_coupon(&mut self, code: &str, now: DateTime<Utc>) -> Result<Value> {
         self.live_coupon(code)?;
-        self.tick(now);
+        self.observe(now);
         for applied in self.applied_coupons.iter_mut() {
             if applied.coupon_code == code && applied.terminated_at.is_none() {
                 applied.terminated_at = Some(now);
@@ -399,7 +399,7 @@ impl Engine {
         if !self.customers.contains_key(external_customer_id) {
             return Err(Error::not_found("customer"));
         }
-        self.tick(now);
+        self.observe(now);
         let applied = self
             .applied_coupons
             .iter_mut()

@@ -79,6 +79,8 @@ pub struct Engine {
     running: RunningCache,
     /// Bumped by every change that can move a usage: the response cache's validity.
     generation: u64,
+    /// The last customer `sequential_id` given (derived again on import).
+    customer_sequence: u64,
     /// Current-usage answers as JSON text, by query (see [`Engine::current_usage_text`]).
     usage_cache: HashMap<String, CachedUsage>,
 }
@@ -151,10 +153,6 @@ impl Engine {
 
     /// Moves the engine's clock to `now` if later (what a request at `now` does first).
     pub fn observe(&mut self, now: DateTime<Utc>) {
-        self.tick(now);
-    }
-
-    fn tick(&mut self, now: DateTime<Utc>) {
         if self.clock.is_none_or(|clock| now > clock) {
             self.clock = Some(now);
         }
@@ -181,6 +179,10 @@ impl Engine {
     /// Sets the organisation's settings (`premium`, `premium_integrations`, `timezone`).
     pub fn configure(&mut self, input: &Value) -> Result<Value> {
         let org = Organization::parse(object(input, "organization")?)?;
+        self.set_organization(org)
+    }
+
+    fn set_organization(&mut self, org: Organization) -> Result<Value> {
         self.before_change()?;
         self.org = org;
         Ok(Value::Object(self.org.input.clone()))
@@ -193,10 +195,7 @@ impl Engine {
         for (key, value) in object(input, "organization")? {
             merged.insert(key.clone(), value.clone());
         }
-        let org = Organization::parse(&merged)?;
-        self.before_change()?;
-        self.org = org;
-        Ok(Value::Object(self.org.input.clone()))
+        self.set_organization(Organization::parse(&merged)?)
     }
 
     /// Creates or updates a customer by `external_id` (keys absent from an update are kept).
@@ -209,13 +208,7 @@ impl Engine {
         );
         let mut merged = merged;
         if lago_id.is_none() {
-            let sequence = self
-                .customers
-                .values()
-                .filter_map(|c| c.input.get("sequential_id").and_then(Value::as_u64))
-                .max()
-                .unwrap_or(0);
-            merged.insert("sequential_id".into(), json!(sequence + 1));
+            merged.insert("sequential_id".into(), json!(self.customer_sequence + 1));
         }
         let lago_id = lago_id.unwrap_or_else(|| self.make_id("customer"));
         let customer = Customer::parse(&merged, lago_id)?;
@@ -223,6 +216,9 @@ impl Engine {
         self.check_taxes(&customer.tax_codes)?;
         self.before_change()?;
         let out = self.customer_json(&customer);
+        if let Some(sequence) = customer.input.get("sequential_id").and_then(Value::as_u64) {
+            self.customer_sequence = self.customer_sequence.max(sequence);
+        }
         self.customers
             .insert(customer.external_id.clone(), customer);
         Ok(out)
@@ -351,7 +347,7 @@ impl Engine {
     /// Lago does); an unknown plan is 404 `plan_not_found`.
     pub fn upsert_subscription(&mut self, input: &Value, now: DateTime<Utc>) -> Result<Value> {
         let input = object(input, "subscription")?;
-        self.tick(now);
+        self.observe(now);
         let (merged, lago_id) = update_of(
             self.subscriptions.get(key_of(input, "external_id")),
             input,
@@ -386,7 +382,7 @@ impl Engine {
         external_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Value> {
-        self.tick(now);
+        self.observe(now);
         if !self.subscriptions.contains_key(external_id) {
             return Err(Error::not_found("subscription"));
         }
@@ -413,7 +409,7 @@ impl Engine {
             return Err(Error::not_found("customer"));
         };
         let out = self.customer_json(customer);
-        self.tick(now);
+        self.observe(now);
         let active: Vec<String> = self
             .subscriptions
             .values()
@@ -519,7 +515,7 @@ impl Engine {
         {
             return Err(Error::invalid("transaction_id", "value_already_exist"));
         }
-        self.tick(now);
+        self.observe(now);
         let out = self.event_json(&event, Some(now));
         self.store(event);
         Ok(out)
@@ -571,7 +567,7 @@ impl Engine {
         if self.events.len().saturating_add(events.len()) > crate::aggregations::EVENTS_MAX {
             return Err(Error::invalid("events", "too_many_events"));
         }
-        self.tick(now);
+        self.observe(now);
         for event in events {
             self.store(event);
         }
@@ -704,7 +700,7 @@ impl Engine {
     /// Lago's `GET /customers/{id}/current_usage` body (`{"customer_usage": …}`).
     pub fn current_usage(&mut self, query: &Value) -> Result<Value> {
         let query = UsageQuery::parse(query)?;
-        self.tick(query.now);
+        self.observe(query.now);
         self.current_usage_of(&query).map(|(usage, _)| usage)
     }
 
@@ -723,7 +719,7 @@ impl Engine {
     /// costs a lookup, and any change is seen by the next read.
     pub fn current_usage_text(&mut self, query: &Value) -> Result<UsageText> {
         let parsed = UsageQuery::parse(query)?;
-        self.tick(parsed.now);
+        self.observe(parsed.now);
         let key = query_key(query);
         if let Some(hit) = self.usage_cache.get(&key) {
             if hit.generation == self.generation && hit.from <= parsed.now && parsed.now <= hit.to {
@@ -764,7 +760,7 @@ impl Engine {
     /// Lago's `GET /customers/{id}/projected_usage` body (`{"customer_projected_usage": …}`).
     pub fn projected_usage(&mut self, query: &Value) -> Result<Value> {
         let query = UsageQuery::parse(query)?;
-        self.tick(query.now);
+        self.observe(query.now);
         if !self.org.premium || !self.org.has_integration("projected_usage") {
             return Err(Error::Forbidden("projected_usage_not_enabled".into()));
         }
@@ -804,7 +800,7 @@ impl Engine {
     /// closed periods, newest first.
     pub fn past_usage(&mut self, query: &Value) -> Result<Value> {
         let query = PastQuery::parse(query)?;
-        self.tick(query.now);
+        self.observe(query.now);
         if let Some(code) = &query.billable_metric_code {
             if !self.metrics.contains_key(code) {
                 return Err(Error::not_found("billable_metric"));
@@ -983,6 +979,9 @@ impl Engine {
         }
         for (id, input) in list("customers")? {
             let customer = Customer::parse(&input, id)?;
+            if let Some(sequence) = input.get("sequential_id").and_then(Value::as_u64) {
+                engine.customer_sequence = engine.customer_sequence.max(sequence);
+            }
             engine
                 .customers
                 .insert(customer.external_id.clone(), customer);
