@@ -165,6 +165,15 @@ fn parse_aggregation(input: &Input, spec: &ChargeSpec) -> Result<Aggregation> {
             ))
         }
     };
+    // Per-transaction min/max prices each event on its own: without every event's amount the
+    // answer would be wrong (not an error), so the amounts are required then.
+    if let ChargeModel::Percentage(props) = &spec.model {
+        let per_transaction = props.per_transaction_min_amount.is_some()
+            || props.per_transaction_max_amount.is_some();
+        if per_transaction && spec.ctx.premium && per_event_values.len() as u64 != events_count {
+            return Err(Error::invalid("per_event_amounts", "value_is_mandatory"));
+        }
+    }
     let running_total = match (input.decimals("running_total")?, &spec.model) {
         (Some(totals), _) => totals,
         (None, ChargeModel::Percentage(props)) => {

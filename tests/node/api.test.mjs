@@ -77,6 +77,19 @@ test('invalid properties throw a LagoError carrying status, code and error_detai
   assert.deepEqual(error.error_details, { package_size: ['invalid_package_size'] });
 });
 
+test('per-transaction min/max needs every event\'s amount: a missing one is an error, not 0', () => {
+  const charge = { charge_model: 'percentage', properties: { rate: '1', per_transaction_min_amount: '1' } };
+  const error = lagoError(() => engine.buildChargeUsage({ ...charge, units: '1000', events_count: 3 }));
+  assert.equal(error.status, 422);
+  assert.deepEqual(error.error_details, { per_event_amounts: ['value_is_mandatory'] });
+  // With them: 1 % of 100, 200 and 700 is 1, 2 and 7, each at least 1.00 → 10.00.
+  const usage = engine.buildChargeUsage({ ...charge, units: '1000', per_event_amounts: ['100', '200', '700'] });
+  assert.equal(usage.amount_cents, 1000);
+  // The free edition ignores min/max, so it needs no amounts.
+  const free = engine.buildChargeUsage({ ...charge, units: '1000', events_count: 3, premium: false });
+  assert.equal(free.amount_cents, 1000);
+});
+
 test('validateCharge reports every error with Lago codes, in order', () => {
   const result = engine.validateCharge({
     charge_model: 'percentage',
