@@ -165,16 +165,20 @@ fn parse_aggregation(input: &Input, spec: &ChargeSpec) -> Result<Aggregation> {
             ))
         }
     };
-    // Per-transaction min/max prices each event on its own: without every event's amount the
-    // answer would be wrong (not an error), so the amounts are required then.
+    let given_running_total = input.decimals("running_total")?;
+    // Per-transaction min/max prices each event on its own, and free events are the first N
+    // events' amounts: without every event's amount (or, for free events, the running total)
+    // the answer would be wrong rather than an error, so the amounts are required then.
     if let ChargeModel::Percentage(props) = &spec.model {
-        let per_transaction = props.per_transaction_min_amount.is_some()
-            || props.per_transaction_max_amount.is_some();
-        if per_transaction && spec.ctx.premium && per_event_values.len() as u64 != events_count {
+        let per_transaction = spec.ctx.premium
+            && (props.per_transaction_min_amount.is_some()
+                || props.per_transaction_max_amount.is_some());
+        let free_events = props.free_units_per_events > 0 && given_running_total.is_none();
+        if (per_transaction || free_events) && per_event_values.len() as u64 != events_count {
             return Err(Error::invalid("per_event_amounts", "value_is_mandatory"));
         }
     }
-    let running_total = match (input.decimals("running_total")?, &spec.model) {
+    let running_total = match (given_running_total, &spec.model) {
         (Some(totals), _) => totals,
         (None, ChargeModel::Percentage(props)) => {
             percentage::running_total(&spec.aggregation_type, props, &per_event_values, units)?

@@ -88,6 +88,12 @@ test('per-transaction min/max needs every event\'s amount: a missing one is an e
   // The free edition ignores min/max, so it needs no amounts.
   const free = engine.buildChargeUsage({ ...charge, units: '1000', events_count: 3, premium: false });
   assert.equal(free.amount_cents, 1000);
+  // Free events need the amounts too, or an explicit running total (here: none known, so only the
+  // first two events' fixed fees of 0.10 are waived: 1 % of 1000 + 0.10 × 1 = 10.10).
+  const freeEvents = { charge_model: 'percentage', properties: { rate: '1', fixed_amount: '0.1', free_units_per_events: 2 } };
+  assert.deepEqual(lagoError(() => engine.buildChargeUsage({ ...freeEvents, units: '1000', events_count: 3 })).error_details,
+    { per_event_amounts: ['value_is_mandatory'] });
+  assert.equal(engine.buildChargeUsage({ ...freeEvents, units: '1000', events_count: 3, running_total: [] }).amount_cents, 1010);
 });
 
 test('validateCharge reports every error with Lago codes, in order', () => {

@@ -92,6 +92,11 @@ export function chargeUsageInput(scenario, plan, charge) {
     input.groups = groups;
     if (input.filters) notes.push('groups and filters together need events: the split applies to the default bucket');
   }
+  if (charge.charge_model === 'percentage') {
+    // Numbers mode has no event amounts: say so (an empty running total), so free events waive
+    // only their fixed fees instead of the engine asking for per-event amounts.
+    for (const part of [input, ...(input.filters ?? []), ...(input.groups ?? [])]) part.running_total = [];
+  }
   return { input, notes };
 }
 
