@@ -15,7 +15,7 @@ use super::model::{Charge, Subscription};
 use crate::aggregations::count::CountState;
 use crate::aggregations::latest::LatestState;
 use crate::aggregations::max::MaxState;
-use crate::aggregations::sum::SumState;
+use crate::aggregations::sum::{self, SumState};
 use crate::aggregations::unique_count::{self, UniqueCountState};
 use crate::aggregations::{
     empty_group, group_values, pg, text, AggregationParams, AggregationResult, AggregationType,
@@ -24,6 +24,7 @@ use crate::aggregations::{
 use crate::domain::event::Event;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
@@ -50,6 +51,39 @@ enum State {
     Max(MaxState),
     Latest(LatestState),
     UniqueCount(UniqueCountState),
+    /// A sum that also keeps each value in time order (percentage free units, per-transaction
+    /// min/max).
+    SumValues(SumState, OrderedValues),
+}
+
+/// Values with their position in time, sorted lazily: events mostly arrive in order, so a
+/// query after a late one sorts an almost sorted list once.
+#[derive(Debug, Clone, Default)]
+struct OrderedValues {
+    items: Vec<(DateTime<Utc>, u64, Decimal)>,
+    sorted: bool,
+}
+
+impl OrderedValues {
+    fn push(&mut self, timestamp: DateTime<Utc>, sequence: u64, value: Decimal) {
+        let in_order = self
+            .items
+            .last()
+            .is_none_or(|&(t, s, _)| (t, s) <= (timestamp, sequence));
+        self.sorted = (self.sorted || self.items.is_empty()) && in_order;
+        self.items.push((timestamp, sequence, value));
+    }
+
+    fn sort(&mut self) {
+        if !self.sorted {
+            self.items.sort_by_key(|&(t, s, _)| (t, s));
+            self.sorted = true;
+        }
+    }
+
+    fn values(&self) -> Vec<Decimal> {
+        self.items.iter().map(|&(_, _, value)| value).collect()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +114,7 @@ impl State {
             State::Max(_) => State::Max(MaxState::default()),
             State::Latest(_) => State::Latest(LatestState::default()),
             State::UniqueCount(_) => State::UniqueCount(UniqueCountState::default()),
+            State::SumValues(..) => State::SumValues(SumState::default(), OrderedValues::default()),
         }
     }
 
@@ -91,6 +126,16 @@ impl State {
             State::Max(state) => state.result(),
             State::Latest(state) => state.result(),
             State::UniqueCount(state) => unique_count::running_result(state.units(), grouped),
+            State::SumValues(state, ordered) => {
+                // As `sum::aggregate` gives it (values sorted by `Entry::result` first).
+                let mut result = state.result(params, &Vec::new())?;
+                let values = ordered.values();
+                result.running_total = sum::running_total(&values, params.free_units, None)?;
+                if params.with_per_event_values {
+                    result.per_event_values = values;
+                }
+                result
+            }
         })
     }
 }
@@ -154,6 +199,10 @@ impl Entry {
             (State::Sum(state), Some(value)) => {
                 state.add(value, event.precise_total_amount_cents)?
             }
+            (State::SumValues(state, ordered), Some(value)) => {
+                state.add(value, event.precise_total_amount_cents)?;
+                ordered.push(event.timestamp, sequence, value);
+            }
             (State::Max(state), Some(value)) => state.add(value),
             (State::Latest(state), Some(value)) => state.add(event.timestamp, sequence, value),
             (_, None) => {}
@@ -163,7 +212,12 @@ impl Entry {
 
     /// The bucket's result: one state, or one group per state (as `aggregate` orders and sums
     /// them), with the metric's rounding.
-    fn result(&self, params: &AggregationParams) -> Result<AggregationResult> {
+    fn result(&mut self, params: &AggregationParams) -> Result<AggregationResult> {
+        for state in self.states.values_mut() {
+            if let State::SumValues(_, ordered) = state {
+                ordered.sort();
+            }
+        }
         let rounding = params.metric.rounding;
         if self.keys.is_empty() {
             let state = self.states.get(&Vec::new()).unwrap_or(&self.initial);
@@ -217,13 +271,18 @@ fn kept_incrementally(params: &AggregationParams) -> Option<State> {
         && params.presentation_by.is_empty()
         && !params.charge.prorated
         && !params.charge.pay_in_advance
-        && !params.free_units.wanted()
-        && !params.with_per_event_values
         && params.cached_aggregations.is_empty()
         && params.pay_in_advance_event.is_none()
         && !params.metric.recurring;
     if !simple {
         return None;
+    }
+    // Running totals and per-event values: an ungrouped sum keeps its values in time order.
+    if params.free_units.wanted() || params.with_per_event_values {
+        let ungrouped_sum =
+            params.grouped_by.is_empty() && params.metric.aggregation_type == AggregationType::Sum;
+        return ungrouped_sum
+            .then(|| State::SumValues(SumState::default(), OrderedValues::default()));
     }
     match params.metric.aggregation_type {
         AggregationType::Count => Some(State::Count(CountState::default())),
@@ -339,9 +398,9 @@ mod tests {
     /// The running state, fed in two halves (built, then incremental), equals the event walk.
     #[test]
     fn running_states_equal_the_event_walk() {
-        let values = ["3", "x", "-2", "7.5", "7.5", "", "1e3", "4"];
-        let clouds = ["aws", "gcp", "aws", "aws", "gcp", "", "-", "aws"];
-        let times = [100, 200, 200, 50, 300, 250, 260, 400];
+        let values = ["3", "x", "-2", "7.5", "7.5", "", "1e3", "4", "5"];
+        let clouds = ["aws", "gcp", "aws", "aws", "gcp", "", "-", "aws", "gcp"];
+        let times = [100, 200, 200, 50, 300, 250, 260, 400, 150];
         // Unique counts also read `operation_type` (absent = add).
         let operations = [
             None,
@@ -350,6 +409,7 @@ mod tests {
             None,
             Some("add"),
             Some("remove"),
+            None,
             None,
             None,
         ];
@@ -395,10 +455,20 @@ mod tests {
                 };
                 // Ungrouped in the aws bucket; grouped by cloud (with an event missing the key
                 // and one with it empty: two raw groups that both print null) in the default one.
-                for grouped_by in [Vec::new(), vec!["cloud".to_string()]] {
+                // And ungrouped with free units and per-event values (percentage charges).
+                let cases = [
+                    (Vec::new(), false),
+                    (vec!["cloud".to_string()], false),
+                    (Vec::new(), true),
+                ];
+                for (grouped_by, per_event) in cases {
                     let mut params = AggregationParams::new(metric.clone(), window);
-                    params.with_per_event_values = false;
-                    if grouped_by.is_empty() {
+                    params.with_per_event_values = per_event;
+                    if per_event {
+                        params.free_units.per_events = 2;
+                    }
+                    // (The per-event case reads every cloud: its values arrive out of order.)
+                    if grouped_by.is_empty() && !per_event {
                         params.filter.matching =
                             FilterValues(vec![("cloud".into(), vec!["aws".into()])]);
                     }
@@ -424,10 +494,12 @@ mod tests {
                     let running = cache
                         .result(&subscription, &charge, 0, &params, &events)
                         .unwrap();
+                    // Per-event values are kept for sums only; the others walk the events.
+                    let kept = !per_event || aggregation_type == AggregationType::Sum;
                     assert_eq!(
                         running,
-                        Some(walked),
-                        "{aggregation_type:?} {rounding:?} {grouped_by:?}"
+                        kept.then_some(walked),
+                        "{aggregation_type:?} {rounding:?} {grouped_by:?} {per_event}"
                     );
                 }
             }
