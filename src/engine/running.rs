@@ -1,15 +1,15 @@
-//! Running aggregates: per (subscription, charge, bucket, window) states updated as events
-//! arrive, so current usage of count, sum, max, latest and unique count charges does not grow
-//! with the number of events.
+//! Running aggregates: per (subscription, charge, bucket, pricing group, window) states updated
+//! as events arrive, so current usage of count, sum, max, latest and unique count charges does
+//! not grow with the number of events.
 //!
 //! A state is built by one pass over the stored events the first time a query needs it, then
 //! each ingested event of that subscription and code is folded in once. A unique count folds
 //! events in time order: one arriving older than the last of its value marks the state stale,
-//! and the next query rebuilds it from the events. Anything whose result depends on the order of
-//! the whole window or on more than one number per bucket (weighted sum, recurring and prorated
-//! metrics, pricing groups, presentation breakdowns, running totals, per-event values,
-//! pay-in-advance) is left to the event walk in `aggregations::aggregate`. The configuration
-//! changing clears every state.
+//! and the next query rebuilds it from the events. An ungrouped sum whose charge needs running
+//! totals or per-event values (percentage free units, per-transaction min/max) keeps its values
+//! and sorts them by time when asked. Weighted sums, recurring and prorated metrics,
+//! presentation breakdowns, group filters by value and pay-in-advance are left to the event
+//! walk in `aggregations::aggregate`. The configuration changing clears every state.
 
 use super::model::{Charge, Subscription};
 use crate::aggregations::count::CountState;
