@@ -46,17 +46,34 @@ fn positive(call: &Call, key: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// Lago's `page` and `per_page` of a list request.
+fn page_of(call: &Call) -> (usize, usize) {
+    (
+        positive(call, "page", 1),
+        positive(call, "per_page", PER_PAGE_DEFAULT),
+    )
+}
+
+/// `{<plural>: rows, meta}` for one page of `total` items.
+fn page_json(
+    plural: &str,
+    rows: Vec<Value>,
+    (page, per_page): (usize, usize),
+    total: usize,
+) -> Value {
+    json!({ plural: rows, "meta": pagination_meta(page, total.div_ceil(per_page), total) })
+}
+
 /// `{<plural>: [page of items], meta}` with Lago's `page` / `per_page`.
 fn paginated(call: &Call, plural: &str, items: Vec<Value>) -> Value {
-    let page = positive(call, "page", 1);
-    let per_page = positive(call, "per_page", PER_PAGE_DEFAULT);
+    let (page, per_page) = page_of(call);
     let total = items.len();
     let rows: Vec<Value> = items
         .into_iter()
         .skip((page - 1).saturating_mul(per_page))
         .take(per_page)
         .collect();
-    json!({ plural: rows, "meta": pagination_meta(page, total.div_ceil(per_page), total) })
+    page_json(plural, rows, (page, per_page), total)
 }
 
 fn wrap(key: &str, value: Value) -> Value {
@@ -468,8 +485,7 @@ fn instant(call: &Call, key: &str) -> Result<Option<DateTime<Utc>>> {
 
 /// `GET /events`: newest first, by subscription, code and timestamp range.
 pub(super) fn list_events(engine: &mut Engine, call: &Call) -> Result<Value> {
-    let page = positive(call, "page", 1);
-    let per_page = positive(call, "per_page", PER_PAGE_DEFAULT);
+    let (page, per_page) = page_of(call);
     let filter = crate::engine::EventQuery {
         external_subscription_id: text(call, "external_subscription_id"),
         code: text(call, "code"),
@@ -477,7 +493,7 @@ pub(super) fn list_events(engine: &mut Engine, call: &Call) -> Result<Value> {
         to: instant(call, "timestamp_to")?,
     };
     let (events, total) = engine.events_page(&filter, page, per_page);
-    Ok(json!({"events": events, "meta": pagination_meta(page, total.div_ceil(per_page), total)}))
+    Ok(page_json("events", events, (page, per_page), total))
 }
 
 pub(super) fn get_event(engine: &mut Engine, call: &Call) -> Result<Value> {
