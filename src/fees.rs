@@ -1,12 +1,11 @@
 //! Fees: a charge model's amount turned into cents, rounded once, the way Lago stores a fee;
 //! pricing-unit conversion; and the spending-minimum true-up.
 
-use crate::charge_models::{Aggregation, Priced};
+use crate::charge_models::{Aggregation, AmountDetails, Priced};
 use crate::error::{Error, Result};
 use crate::money::{div_or_zero, mul, round_half_up, sub, to_cents, truncate, Currency};
 use crate::number::through_float;
 use rust_decimal::Decimal;
-use serde_json::Value;
 
 /// Where the fee is shown: the units displayed depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,8 +100,9 @@ pub struct Fee {
     pub precise_unit_amount: Decimal,
     /// Units before rounding and proration, when known.
     pub total_aggregated_units: Option<Decimal>,
-    /// Lago's stored breakdown (kept as computed, even when the fee is zeroed).
-    pub amount_details: Value,
+    /// Lago's stored breakdown (kept as computed, even when the fee is zeroed); JSON only
+    /// where a fee is shown with it (usage JSON has none, so it is not written there).
+    pub amount_details: AmountDetails,
     /// The amounts in pricing units, when the charge has one.
     pub pricing_unit_usage: Option<PricingUnitUsage>,
 }
@@ -166,7 +166,7 @@ pub fn build(
         unit_amount_cents: truncate(mul(unit_amount, currency.subunit())?),
         precise_unit_amount: unit_amount,
         total_aggregated_units: aggregation.total_aggregated_units,
-        amount_details: priced.amount_details.to_json(),
+        amount_details: priced.amount_details.clone(),
         pricing_unit_usage: None,
     };
     if let Some(unit) = pricing_unit {
@@ -229,7 +229,7 @@ pub fn true_up(
         unit_amount_cents: round_half_up(missing, 0),
         precise_unit_amount: Decimal::ZERO,
         total_aggregated_units: None,
-        amount_details: Value::Object(serde_json::Map::new()),
+        amount_details: AmountDetails::Empty,
         pricing_unit_usage: None,
     };
     fee.precise_unit_amount = div_or_zero(fee.precise_amount_cents, currency.subunit())?;

@@ -197,6 +197,7 @@ fn parse_aggregation(input: &Input, spec: &ChargeSpec) -> Result<Aggregation> {
         events_count,
         running_total,
         per_event_values,
+        priced_events_total: None,
         prorated_events,
         precise_total_amount_cents: input.decimal_or_zero("precise_total_amount_cents")?,
         custom_amount,
@@ -316,7 +317,7 @@ fn fee_json(fee: &Fee, currency: Currency) -> Result<Value> {
         "unit_amount_cents": cents_json(fee.unit_amount_cents, "unit_amount_cents")?,
         "precise_unit_amount": decimal_json(fee.precise_unit_amount),
         "total_aggregated_units": optional_decimal_json(fee.total_aggregated_units),
-        "amount_details": fee.amount_details,
+        "amount_details": fee.amount_details.to_json(),
         "pricing_unit_usage": match &fee.pricing_unit_usage {
             Some(usage) => pricing_unit_json(usage)?,
             None => Value::Null,

@@ -51,6 +51,7 @@ pub use in_advance::InAdvance;
 pub use json::aggregate_json;
 pub use rounding::{Rounding, RoundingFunction};
 
+use crate::charge_models::percentage::EventPrice;
 use crate::charge_models::prorated_graduated::ProratedEvent;
 use crate::charge_models::Aggregation;
 use crate::domain::event::Event;
@@ -229,6 +230,9 @@ pub struct AggregationParams {
     pub has_previous_subscription: bool,
     /// Compute per-event values (percentage min/max, prorated graduated).
     pub with_per_event_values: bool,
+    /// Percentage per-transaction min/max: what each event costs, so that running aggregates
+    /// can keep the total instead of handing over every value.
+    pub event_price: Option<EventPrice>,
     /// The event whose pay-in-advance fee is being computed (Lago's `filters[:event]`): adds
     /// [`AggregationResult::pay_in_advance`] and turns rounding off.
     pub pay_in_advance_event: Option<PayInAdvanceEvent>,
@@ -261,6 +265,7 @@ impl AggregationParams {
             cached_aggregations: Vec::new(),
             has_previous_subscription: false,
             with_per_event_values: true,
+            event_price: None,
             pay_in_advance_event: None,
         }
     }
@@ -314,8 +319,12 @@ pub struct AggregationResult {
     pub precise_total_amount_cents: Option<Decimal>,
     /// Percentage free units: cumulative values (empty unless asked for).
     pub running_total: Vec<Decimal>,
-    /// Each event's value in timestamp order (Lago's `per_event_aggregation`).
+    /// Each event's value in timestamp order (Lago's `per_event_aggregation`); running
+    /// aggregates give only the free prefix, with `priced_events_total`.
     pub per_event_values: Vec<Decimal>,
+    /// Σ of every event's per-transaction price ([`AggregationParams::event_price`]), when the
+    /// running aggregates kept it.
+    pub priced_events_total: Option<Decimal>,
     /// Prorated charges: each event's prorated value, parallel to `per_event_values`.
     pub per_event_prorated_values: Option<Vec<Decimal>>,
     /// Presentation breakdowns (empty without `presentation_by`).
@@ -370,6 +379,7 @@ impl From<&AggregationResult> for Aggregation {
             events_count: result.count,
             running_total: result.running_total.clone(),
             per_event_values: result.per_event_values.clone(),
+            priced_events_total: result.priced_events_total,
             prorated_events,
             precise_total_amount_cents: result.precise_total_amount_cents.unwrap_or_default(),
             custom_amount: None,

@@ -92,7 +92,7 @@ pub(crate) fn scope<'p>(store: &Store<'p>, params: &AggregationParams) -> Select
 /// Running totals of `values` (timestamp order) for the percentage free units; `estimate` is the
 /// value of a not-yet-stored event taken in after the others (Lago's fee estimate).
 pub fn running_total(
-    values: &[Decimal],
+    values: impl IntoIterator<Item = Decimal>,
     free_units: FreeUnits,
     estimate: Option<Decimal>,
 ) -> Result<Vec<Decimal>> {
@@ -103,18 +103,22 @@ pub fn running_total(
     let mut total = Decimal::ZERO;
     if free_units.per_events > 0 {
         let limit = usize::try_from(free_units.per_events).unwrap_or(usize::MAX);
-        let extra = estimate.filter(|_| values.len() < limit);
-        for value in values.iter().take(limit).chain(extra.as_ref()) {
-            total = add(total, *value)?;
+        for value in values.into_iter().take(limit) {
+            total = add(total, value)?;
+            totals.push(total);
+        }
+        // The estimated event comes after the stored ones, when they leave room for it.
+        if let Some(value) = estimate.filter(|_| totals.len() < limit) {
+            total = add(total, value)?;
             totals.push(total);
         }
         return Ok(totals);
     }
-    for value in values.iter().chain(estimate.as_ref()) {
+    for value in values.into_iter().chain(estimate) {
         if free_units.per_total_aggregation < total {
             break;
         }
-        total = add(total, *value)?;
+        total = add(total, value)?;
         totals.push(total);
     }
     Ok(totals)
@@ -145,7 +149,8 @@ pub(crate) fn aggregate(store: &Store, params: &AggregationParams) -> Result<Agg
     let state = fold(&rows)?;
     let mut result = state.result(params, &Vec::new())?;
     let values: Vec<Decimal> = rows.iter().map(Row::number).collect();
-    result.running_total = running_total(&values, params.free_units, estimate(params)?)?;
+    result.running_total =
+        running_total(values.iter().copied(), params.free_units, estimate(params)?)?;
     if params.with_per_event_values {
         result.per_event_values = if params.metric.recurring {
             window_values(store)?
@@ -177,7 +182,7 @@ pub(crate) fn aggregate_groups(
         let grouped_by = group_values(keys, &raw);
         let mut result = fold(&rows)?.result(params, &grouped_by)?;
         let values: Vec<Decimal> = scoped.rows(&grouped_by).iter().map(Row::number).collect();
-        result.running_total = running_total(&values, params.free_units, estimate)?;
+        result.running_total = running_total(values.iter().copied(), params.free_units, estimate)?;
         if params.with_per_event_values {
             result.per_event_values = window.rows(&grouped_by).iter().map(Row::number).collect();
         }

@@ -161,6 +161,86 @@ pub fn running_total(
     Ok(totals)
 }
 
+/// What one paying event costs under per-transaction min/max: `v × rate/100 + fixed`, clamped
+/// to [min, max] (min first, as Lago checks it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EventPrice {
+    /// Percent of the event's value.
+    pub rate: Decimal,
+    /// Fee per paying event.
+    pub fixed_amount: Decimal,
+    /// Per-event minimum.
+    pub min: Option<Decimal>,
+    /// Per-event maximum.
+    pub max: Option<Decimal>,
+}
+
+impl EventPrice {
+    /// The price of an event of `value`.
+    pub fn amount(&self, value: Decimal) -> Result<Decimal> {
+        let amount = add(
+            div_or_zero(mul(value, self.rate)?, Decimal::ONE_HUNDRED)?,
+            self.fixed_amount,
+        )?;
+        Ok(match (self.min, self.max) {
+            (Some(min), _) if amount < min => min,
+            (_, Some(max)) if amount > max => max,
+            _ => amount,
+        })
+    }
+
+    /// Σ of the prices of `values`.
+    pub fn total(&self, values: impl IntoIterator<Item = Decimal>) -> Result<Decimal> {
+        values.into_iter().try_fold(Decimal::ZERO, |total, value| {
+            add(total, self.amount(value)?)
+        })
+    }
+}
+
+/// Where the free prefix of per-transaction pricing ends, in time order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FreeWalk {
+    /// Events before this index pay nothing, except the last one when `boundary_value` is set.
+    pub paid_from: usize,
+    /// The event at `paid_from − 1` used up the free units: it pays on what is left of it.
+    pub boundary_value: Option<Decimal>,
+}
+
+/// Lago's free prefix for per-transaction min/max: the first N events are free, and the first A
+/// units (the event that crosses A pays on its remainder). Reads `values` only as far as the
+/// prefix goes.
+pub fn free_walk(
+    free_events: u64,
+    free_amount: Decimal,
+    values: impl IntoIterator<Item = Decimal>,
+) -> Result<FreeWalk> {
+    let mut remaining_events = i128::from(free_events);
+    let mut remaining_amount = free_amount;
+    let mut read = 0;
+    for value in values {
+        if remaining_events <= 0 && remaining_amount <= Decimal::ZERO {
+            break;
+        }
+        read += 1;
+        remaining_events -= 1;
+        if remaining_amount <= Decimal::ZERO {
+            continue;
+        }
+        if remaining_amount > value {
+            remaining_amount = sub(remaining_amount, value)?;
+            continue;
+        }
+        return Ok(FreeWalk {
+            paid_from: read,
+            boundary_value: Some(sub(value, remaining_amount)?),
+        });
+    }
+    Ok(FreeWalk {
+        paid_from: read,
+        boundary_value: None,
+    })
+}
+
 impl Percentage {
     /// Reads the properties (Lago's default: rate 0, nothing else).
     pub fn parse(props: &Properties) -> Result<Self> {
@@ -232,38 +312,41 @@ impl Percentage {
             .unwrap_or(0)
     }
 
+    /// The price of one paying event under per-transaction min/max (premium), when set.
+    pub fn event_price(&self) -> Option<EventPrice> {
+        let min_max =
+            self.per_transaction_min_amount.is_some() || self.per_transaction_max_amount.is_some();
+        min_max.then_some(EventPrice {
+            rate: self.rate,
+            fixed_amount: self.fixed_amount,
+            min: self.per_transaction_min_amount,
+            max: self.per_transaction_max_amount,
+        })
+    }
+
     /// Σ over events of `v × rate/100 + fixed`, clamped per event, after the free prefix.
-    fn min_max_amount(&self, per_event_values: &[Decimal]) -> Result<Decimal> {
-        let mut remaining_events = i128::from(self.free_units_per_events);
-        let mut remaining_amount = self.free_units_per_total_aggregation;
-        let mut total = Decimal::ZERO;
-        for &value in per_event_values {
-            let mut value = value;
-            if remaining_events > 0 || remaining_amount > Decimal::ZERO {
-                remaining_events -= 1;
-                if remaining_amount <= Decimal::ZERO {
-                    continue;
-                }
-                if remaining_amount > value {
-                    remaining_amount = sub(remaining_amount, value)?;
-                    continue;
-                }
-                value = sub(value, remaining_amount)?;
-                remaining_amount = Decimal::ZERO;
-                remaining_events = 0;
-            }
-            let mut event_amount = add(self.percent_of(value)?, self.fixed_amount)?;
-            match (
-                self.per_transaction_min_amount,
-                self.per_transaction_max_amount,
-            ) {
-                (Some(min), _) if event_amount < min => event_amount = min,
-                (_, Some(max)) if event_amount > max => event_amount = max,
-                _ => {}
-            }
-            total = add(total, event_amount)?;
+    /// `priced_total` is that price summed over every event when the aggregation kept it
+    /// (running aggregates): `values` then need only hold the free prefix.
+    fn min_max_amount(
+        &self,
+        price: EventPrice,
+        values: &[Decimal],
+        priced_total: Option<Decimal>,
+    ) -> Result<Decimal> {
+        let walk = free_walk(
+            self.free_units_per_events,
+            self.free_units_per_total_aggregation,
+            values.iter().copied(),
+        )?;
+        let boundary = match walk.boundary_value {
+            Some(value) => price.amount(value)?,
+            None => Decimal::ZERO,
+        };
+        let (free, paying) = values.split_at(walk.paid_from.min(values.len()));
+        match priced_total {
+            None => add(price.total(paying.iter().copied())?, boundary),
+            Some(total) => add(sub(total, price.total(free.iter().copied())?)?, boundary),
         }
-        Ok(total)
     }
 
     /// Prices the aggregation.
@@ -284,12 +367,13 @@ impl Percentage {
             mul(Decimal::from(events - free_events_count), self.fixed_amount)?
         };
         let regular_amount = add(percent_amount, fixed_amount)?;
-        let min_max =
-            self.per_transaction_min_amount.is_some() || self.per_transaction_max_amount.is_some();
-        let amount = if ctx.premium && min_max {
-            self.min_max_amount(&aggregation.per_event_values)?
-        } else {
-            regular_amount
+        let amount = match self.event_price() {
+            Some(price) if ctx.premium => self.min_max_amount(
+                price,
+                &aggregation.per_event_values,
+                aggregation.priced_events_total,
+            )?,
+            _ => regular_amount,
         };
         let free_events = events.min(free_events_count);
         let paid_events = events - free_events;

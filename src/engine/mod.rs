@@ -710,7 +710,7 @@ impl Engine {
             let boundaries = scope.current_period(query.now)?;
             let usage = scope.usage(boundaries, &query.filters, query.apply_taxes)?;
             let json = render::usage_json(&usage, Shape::Current, None)?;
-            Ok((json!({ "customer_usage": json }), boundaries))
+            Ok((root("customer_usage", json), boundaries))
         })
     }
 
@@ -793,7 +793,7 @@ impl Engine {
             );
             render::usage_json(&usage, Shape::Projected(&projectors), None)
         })?;
-        Ok(json!({ "customer_projected_usage": usage }))
+        Ok(root("customer_projected_usage", usage))
     }
 
     /// Lago's `GET /customers/{id}/past_usage` body (`{"usage_periods": […], "meta": …}`):
@@ -833,10 +833,10 @@ impl Engine {
             .skip((page - 1).saturating_mul(per_page))
             .take(per_page)
             .collect();
-        Ok(json!({
-            "usage_periods": rows,
-            "meta": pagination_meta(page, total_pages, total),
-        }))
+        let mut out = Map::new();
+        out.insert("usage_periods".into(), Value::Array(rows));
+        out.insert("meta".into(), pagination_meta(page, total_pages, total));
+        Ok(Value::Object(out))
     }
 
     /// Every closed period of a subscription at `now`, oldest first: frozen ones as kept, the
@@ -1072,6 +1072,13 @@ fn past_period_json(
         });
     }
     Ok(json)
+}
+
+/// `{key: value}`, moving `value` in (`json!` would copy it through its serializer).
+fn root(key: &str, value: Value) -> Value {
+    let mut out = Map::new();
+    out.insert(key.into(), value);
+    Value::Object(out)
 }
 
 /// Lago's pagination meta (`current_page 0` and `total_pages 0` when nothing matches).

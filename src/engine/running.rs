@@ -21,6 +21,7 @@ use crate::aggregations::{
     empty_group, group_values, pg, text, AggregationParams, AggregationResult, AggregationType,
     EventFilter, GroupResult, RawKey,
 };
+use crate::charge_models::percentage::{self, EventPrice};
 use crate::domain::event::Event;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
@@ -62,6 +63,9 @@ enum State {
 struct OrderedValues {
     items: Vec<(DateTime<Utc>, u64, Decimal)>,
     sorted: bool,
+    /// Σ of every value's per-transaction price, once a query asked for that price: each new
+    /// value then adds its own, so a query reads the free prefix only.
+    priced: Option<(EventPrice, Decimal)>,
 }
 
 impl OrderedValues {
@@ -72,6 +76,26 @@ impl OrderedValues {
             .is_none_or(|&(t, s, _)| (t, s) <= (timestamp, sequence));
         self.sorted = (self.sorted || self.items.is_empty()) && in_order;
         self.items.push((timestamp, sequence, value));
+        if let Some((price, total)) = self.priced {
+            // An overflow drops the total: the next query sums again and reports it.
+            self.priced = price
+                .amount(value)
+                .and_then(|amount| crate::money::add(total, amount))
+                .ok()
+                .map(|total| (price, total));
+        }
+    }
+
+    /// Σ of the prices of every value, kept for the next queries.
+    fn priced_total(&mut self, price: EventPrice) -> Result<Decimal> {
+        match self.priced {
+            Some((kept, total)) if kept == price => Ok(total),
+            _ => {
+                let total = price.total(self.values())?;
+                self.priced = Some((price, total));
+                Ok(total)
+            }
+        }
     }
 
     fn sort(&mut self) {
@@ -81,8 +105,8 @@ impl OrderedValues {
         }
     }
 
-    fn values(&self) -> Vec<Decimal> {
-        self.items.iter().map(|&(_, _, value)| value).collect()
+    fn values(&self) -> impl Iterator<Item = Decimal> + '_ {
+        self.items.iter().map(|&(_, _, value)| value)
     }
 }
 
@@ -127,12 +151,27 @@ impl State {
             State::Latest(state) => state.result(),
             State::UniqueCount(state) => unique_count::running_result(state.units(), grouped),
             State::SumValues(state, ordered) => {
-                // As `sum::aggregate` gives it (values sorted by `Entry::result` first).
+                // As `sum::aggregate` gives it (values sorted, and priced when asked, by
+                // `Entry::result` first).
                 let mut result = state.result(params, &Vec::new())?;
-                let values = ordered.values();
-                result.running_total = sum::running_total(&values, params.free_units, None)?;
+                result.running_total =
+                    sum::running_total(ordered.values(), params.free_units, None)?;
                 if params.with_per_event_values {
-                    result.per_event_values = values;
+                    match (params.event_price, ordered.priced) {
+                        // The free prefix and the kept total: what percentage reads.
+                        (Some(price), Some((kept, total))) if kept == price => {
+                            let free = &params.free_units;
+                            let walk = percentage::free_walk(
+                                free.per_events,
+                                free.per_total_aggregation,
+                                ordered.values(),
+                            )?;
+                            result.per_event_values =
+                                ordered.values().take(walk.paid_from).collect();
+                            result.priced_events_total = Some(total);
+                        }
+                        _ => result.per_event_values = ordered.values().collect(),
+                    }
                 }
                 result
             }
@@ -216,6 +255,9 @@ impl Entry {
         for state in self.states.values_mut() {
             if let State::SumValues(_, ordered) = state {
                 ordered.sort();
+                if let Some(price) = params.event_price.filter(|_| params.with_per_event_values) {
+                    ordered.priced_total(price)?;
+                }
             }
         }
         let rounding = params.metric.rounding;
@@ -502,6 +544,96 @@ mod tests {
                         "{aggregation_type:?} {rounding:?} {grouped_by:?} {per_event}"
                     );
                 }
+            }
+        }
+    }
+
+    /// Percentage with per-transaction min/max priced from the kept total and free prefix equals
+    /// the price of the event walk's full values: free events, free units (the crossing event
+    /// paying on its remainder), both, neither; values arriving out of time order, a negative
+    /// one, and events added after the first query (the total grows with them).
+    #[test]
+    fn kept_per_transaction_prices_equal_the_event_walk() {
+        use crate::charge_models::percentage::Percentage;
+        use crate::charge_models::Context;
+        let values = ["3", "12", "-2", "7.5", "0.4", "90", "1e3", "4", "5", "31"];
+        let times = [100, 200, 200, 50, 300, 250, 260, 120, 150, 110];
+        let events: Vec<Event> = (0..values.len())
+            .map(|i| event(i, times[i], json!({"v": values[i]})))
+            .collect();
+        let window = Window {
+            from: DateTime::from_timestamp(0, 0).unwrap(),
+            to: DateTime::from_timestamp(1_000, 0).unwrap(),
+            charges_duration_days: Some(30),
+            timezone: chrono_tz::Tz::UTC,
+        };
+        let metric = BillableMetric {
+            aggregation_type: AggregationType::Sum,
+            field_name: Some("v".into()),
+            recurring: false,
+            rounding: None,
+            filters: Vec::new(),
+        };
+        let subscription = crate::engine::model::Subscription::parse(
+            json!({"external_id": "s", "external_customer_id": "c", "plan_code": "p"})
+                .as_object()
+                .unwrap(),
+            "id".into(),
+            DateTime::from_timestamp(0, 0).unwrap(),
+        )
+        .unwrap();
+        let charge = test_charge();
+        let free = [
+            (0, "0"),
+            (3, "0"),
+            (0, "10"),
+            (2, "10"),
+            (4, "1"),
+            (20, "0"),
+        ];
+        let min_max = [
+            (Some("0.5"), Some("3")),
+            (Some("0.5"), None),
+            (None, Some("3")),
+        ];
+        for (free_events, free_amount) in free {
+            for (min, max) in min_max {
+                let percentage = Percentage {
+                    rate: Decimal::from(12),
+                    fixed_amount: "0.2".parse().unwrap(),
+                    free_units_per_events: free_events,
+                    free_units_per_total_aggregation: free_amount.parse().unwrap(),
+                    per_transaction_min_amount: min.map(|m| m.parse().unwrap()),
+                    per_transaction_max_amount: max.map(|m| m.parse().unwrap()),
+                };
+                let mut params = AggregationParams::new(metric.clone(), window);
+                params.free_units.per_events = free_events;
+                params.free_units.per_total_aggregation =
+                    percentage.free_units_per_total_aggregation;
+                params.event_price = percentage.event_price();
+                let walked = aggregate(&events, &params).unwrap();
+                let cache = RunningCache::default();
+                let (first, rest) = events.split_at(4);
+                cache
+                    .result(&subscription, &charge, 0, &params, first)
+                    .unwrap();
+                for e in rest {
+                    cache.add(e).unwrap();
+                }
+                let running = cache
+                    .result(&subscription, &charge, 0, &params, &events)
+                    .unwrap()
+                    .unwrap();
+                let case = format!("{free_events} {free_amount} {min:?} {max:?}");
+                assert!(running.priced_events_total.is_some(), "{case}");
+                assert!(
+                    running.per_event_values.len() <= free_events as usize + 4,
+                    "{case}"
+                );
+                let ctx = Context::default();
+                let expected = percentage.apply(&walked.to_charge_aggregation(), &ctx);
+                let got = percentage.apply(&running.to_charge_aggregation(), &ctx);
+                assert_eq!(got.unwrap(), expected.unwrap(), "{case}");
             }
         }
     }

@@ -314,6 +314,9 @@ impl<'a> Scope<'a> {
             params.context = UsageContext::CurrentUsage;
             params.free_units = free_units(model);
             params.with_per_event_values = needs_per_event_values(model, charge);
+            if let ChargeModel::Percentage(percentage) = model {
+                params.event_price = percentage.event_price();
+            }
             let result = self.aggregate(charge, &params, index)?;
             let lines = self.price(charge, model, result)?;
             buckets.push(BucketUsage {
