@@ -401,7 +401,11 @@ impl JsEngine {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "UsageQuery | string")] query: JsValue,
     ) -> Result<JsValue, JsValue> {
-        answer(request_json(&query).and_then(|v| self.inner.current_usage(&v)))
+        // The engine writes the answer as text; JSON.parse builds the object.
+        match request_json(&query).and_then(|v| self.inner.current_usage_body(&v)) {
+            Ok(text) => js_sys::JSON::parse(&text),
+            Err(error) => Err(to_js_error(&error)),
+        }
     }
 
     /// `GET /customers/{id}/projected_usage`'s body.

@@ -35,7 +35,7 @@ use serde_json::{Map, Value};
 pub const ALL_FILTER_VALUES: &str = "__ALL_FILTER_VALUES__";
 
 /// Key → values, in the filter's own key order (`{cloud: [aws, gcp], region: [eu]}`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct FilterValues(pub Vec<(String, Vec<String>)>);
 
 impl FilterValues {
@@ -78,7 +78,7 @@ pub struct ChargeFilter {
 }
 
 /// The event selection of one bucket.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct EventFilter {
     /// Every key must hold one of its values.
     pub matching: FilterValues,

@@ -13,6 +13,7 @@
 pub mod coupons;
 pub mod entities;
 pub mod ingest;
+mod json_text;
 pub mod model;
 pub mod projection;
 pub mod render;
@@ -701,16 +702,24 @@ impl Engine {
     pub fn current_usage(&mut self, query: &Value) -> Result<Value> {
         let query = UsageQuery::parse(query)?;
         self.observe(query.now);
-        self.current_usage_of(&query).map(|(usage, _)| usage)
+        let (text, _) = self.current_usage_of(&query)?;
+        serde_json::from_str(&text).map_err(|e| Error::BadRequest(e.to_string()))
     }
 
-    fn current_usage_of(&self, query: &UsageQuery) -> Result<(Value, period::Boundaries)> {
+    /// [`Engine::current_usage`] as JSON text, computed (what the JS package parses).
+    pub fn current_usage_body(&mut self, query: &Value) -> Result<String> {
+        let query = UsageQuery::parse(query)?;
+        self.observe(query.now);
+        self.current_usage_of(&query).map(|(text, _)| text)
+    }
+
+    fn current_usage_of(&self, query: &UsageQuery) -> Result<(String, period::Boundaries)> {
         let (customer, subscription) = self.usage_target(query)?;
         self.with_scope(customer, subscription, |scope| {
             let boundaries = scope.current_period(query.now)?;
             let usage = scope.usage(boundaries, &query.filters, query.apply_taxes)?;
-            let json = render::usage_json(&usage, Shape::Current, None)?;
-            Ok((root("customer_usage", json), boundaries))
+            let text = render::usage_text_in("customer_usage", &usage, Shape::Current)?;
+            Ok((text, boundaries))
         })
     }
 
@@ -730,8 +739,8 @@ impl Engine {
                 });
             }
         }
-        let (usage, boundaries) = self.current_usage_of(&parsed)?;
-        let text: Arc<str> = usage.to_string().into();
+        let (text, boundaries) = self.current_usage_of(&parsed)?;
+        let text: Arc<str> = text.into();
         if self.usage_cache.len() >= USAGE_CACHE_MAX {
             self.usage_cache.clear();
         }

@@ -2,6 +2,7 @@
 //! projected variants, and the past-usage periods. Decimals are strings in Ruby's `"4.0"` form,
 //! cents and counts integers, instants `2025-06-30T23:59:59Z`.
 
+use super::json_text::JsonText;
 use super::projection::{Projection, Projector};
 use super::usage::{BucketUsage, ChargeUsage, FeeLine, Usage};
 use crate::aggregations::{Breakdown, GroupValues};
@@ -9,10 +10,9 @@ use crate::charge_models::ChargeModel;
 use crate::error::Result;
 use crate::money::{add, sum};
 use crate::period::boundaries::truncate_to_second;
-use crate::rating::{cents_json, decimal_json};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 /// Renders projections too (`projected_usage`), or only current values.
 #[derive(Clone, Copy)]
@@ -28,11 +28,13 @@ pub struct Projectors<'p>(pub Vec<Projector<'p>>);
 
 /// `2025-06-30T23:59:59Z`.
 pub fn datetime(at: DateTime<Utc>) -> Value {
-    Value::String(
-        truncate_to_second(at)
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string(),
-    )
+    Value::String(datetime_text(at))
+}
+
+fn datetime_text(at: DateTime<Utc>) -> String {
+    truncate_to_second(at)
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// RFC 3339 with microseconds, for exports that must read back exactly.
@@ -40,62 +42,82 @@ pub fn datetime_exact(at: DateTime<Utc>) -> Value {
     Value::String(at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
 }
 
-fn date(day: NaiveDate) -> Value {
-    Value::String(day.format("%Y-%m-%d").to_string())
-}
-
 /// The usage envelope (without its root key). `lago_invoice_id` is null for current usage.
 pub fn usage_json(usage: &Usage, shape: Shape, lago_invoice_id: Option<&str>) -> Result<Value> {
+    let text = usage_text(usage, shape, lago_invoice_id)?;
+    serde_json::from_str(&text).map_err(|e| crate::error::Error::BadRequest(e.to_string()))
+}
+
+/// [`usage_json`] as JSON text, written directly (what the API and the JS package return).
+pub fn usage_text(usage: &Usage, shape: Shape, lago_invoice_id: Option<&str>) -> Result<String> {
+    let mut out = JsonText::new();
+    write_usage(&mut out, usage, shape, lago_invoice_id)?;
+    Ok(out.into_string())
+}
+
+/// `{"<root>": <usage>}` as JSON text.
+pub fn usage_text_in(root: &str, usage: &Usage, shape: Shape) -> Result<String> {
+    let mut out = JsonText::new();
+    out.open_object().key(root);
+    write_usage(&mut out, usage, shape, None)?;
+    out.close_object();
+    Ok(out.into_string())
+}
+
+fn write_usage(
+    out: &mut JsonText,
+    usage: &Usage,
+    shape: Shape,
+    lago_invoice_id: Option<&str>,
+) -> Result<()> {
     let total = add(usage.amount_cents, usage.taxes_amount_cents)?;
-    let mut out = Map::new();
-    out.insert("from_datetime".into(), datetime(usage.window.from));
-    out.insert("to_datetime".into(), datetime(usage.window.to));
-    out.insert("issuing_date".into(), date(usage.boundaries.issuing_date));
-    out.insert("currency".into(), json!(usage.currency.code));
-    out.insert(
-        "amount_cents".into(),
-        cents_json(usage.amount_cents, "amount_cents")?,
-    );
-    let mut charges = Vec::with_capacity(usage.charges.len());
+    // The charges first: the envelope shows their projected total before them.
+    let mut charges = JsonText::new();
+    charges.open_array();
     let mut projected_total = Decimal::ZERO;
     for (index, charge) in usage.charges.iter().enumerate() {
         let projector = match shape {
             Shape::Current => None,
             Shape::Projected(projectors) => projectors.0.get(index),
         };
-        let (entry, projected) = charge_json(charge, usage, projector)?;
+        let projected = write_charge(&mut charges, charge, usage, projector)?;
         projected_total = add(projected_total, projected)?;
-        charges.push(entry);
     }
+    charges.close_array();
+    out.open_object();
+    out.key("from_datetime")
+        .string(&datetime_text(usage.window.from));
+    out.key("to_datetime")
+        .string(&datetime_text(usage.window.to));
+    out.key("issuing_date")
+        .string(&usage.boundaries.issuing_date.format("%Y-%m-%d").to_string());
+    out.key("currency").string(usage.currency.code);
+    out.key("amount_cents")
+        .cents(usage.amount_cents, "amount_cents")?;
     if matches!(shape, Shape::Projected(_)) {
-        out.insert(
-            "projected_amount_cents".into(),
-            cents_json(projected_total, "projected_amount_cents")?,
-        );
+        out.key("projected_amount_cents")
+            .cents(projected_total, "projected_amount_cents")?;
     }
-    out.insert(
-        "total_amount_cents".into(),
-        cents_json(total, "total_amount_cents")?,
-    );
-    out.insert(
-        "taxes_amount_cents".into(),
-        cents_json(usage.taxes_amount_cents, "taxes_amount_cents")?,
-    );
-    out.insert("lago_invoice_id".into(), json!(lago_invoice_id));
-    out.insert("charges_usage".into(), Value::Array(charges));
-    Ok(Value::Object(out))
+    out.key("total_amount_cents")
+        .cents(total, "total_amount_cents")?;
+    out.key("taxes_amount_cents")
+        .cents(usage.taxes_amount_cents, "taxes_amount_cents")?;
+    out.key("lago_invoice_id").optional_string(lago_invoice_id);
+    out.key("charges_usage").raw(&charges.into_string());
+    out.close_object();
+    Ok(())
 }
 
-/// One `charges_usage[]` entry, and its projected cents (0 for current usage).
-fn charge_json(
+/// One `charges_usage[]` entry; returns its projected cents (0 for current usage).
+fn write_charge(
+    out: &mut JsonText,
     usage: &ChargeUsage,
     whole: &Usage,
     projector: Option<&Projector>,
-) -> Result<(Value, Decimal)> {
+) -> Result<Decimal> {
     let charge = usage.charge;
     let metric = usage.metric;
     let all: Vec<(&FeeLine, &ChargeModel)> = lines_with_model(&usage.buckets).collect();
-    let mut out = totals(&all, usage, whole, projector.is_some())?;
     let projection = match projector {
         None => None,
         Some(projector) => {
@@ -108,51 +130,47 @@ fn charge_json(
             Some(projector.project(lines_with_model(projected))?)
         }
     };
-    if let Some(projection) = &projection {
-        insert_projection(&mut out, projection, usage)?;
-    }
-    let mut charge_json = Map::new();
-    charge_json.insert("lago_id".into(), json!(charge.lago_id));
+    out.open_object();
+    write_totals(
+        out,
+        &all,
+        usage,
+        whole,
+        projection.as_ref(),
+        projector.is_some(),
+    )?;
+    out.key("charge").open_object();
+    out.key("lago_id").string(&charge.lago_id);
     if projector.is_none() {
-        charge_json.insert("code".into(), json!(charge.code));
+        out.key("code").string(&charge.code);
     }
-    charge_json.insert("charge_model".into(), json!(charge.model.name()));
-    charge_json.insert(
-        "invoice_display_name".into(),
-        json!(charge.invoice_display_name),
-    );
-    out.insert("charge".into(), Value::Object(charge_json));
-    out.insert(
-        "billable_metric".into(),
-        json!({
-            "lago_id": metric.lago_id,
-            "name": metric.name,
-            "code": metric.code,
-            "aggregation_type": metric.aggregation_name,
-        }),
-    );
-    let filters = if charge.filters.is_empty() {
-        Vec::new()
-    } else {
-        filters_json(&usage.buckets, None, usage, whole, projector)?
-    };
-    out.insert("filters".into(), Value::Array(filters));
-    out.insert(
-        "grouped_usage".into(),
-        Value::Array(grouped_json(usage, whole, projector)?),
-    );
+    out.key("charge_model").string(charge.model.name());
+    out.key("invoice_display_name")
+        .optional_string(charge.invoice_display_name.as_deref());
+    out.close_object();
+    out.key("billable_metric").open_object();
+    out.key("lago_id").string(&metric.lago_id);
+    out.key("name").string(&metric.name);
+    out.key("code").string(&metric.code);
+    out.key("aggregation_type").string(&metric.aggregation_name);
+    out.close_object();
+    out.key("filters").open_array();
+    if !charge.filters.is_empty() {
+        write_filters(out, &usage.buckets, None, usage, whole, projector)?;
+    }
+    out.close_array();
+    out.key("grouped_usage");
+    write_grouped(out, usage, whole, projector)?;
     let plain = charge.filters.is_empty() && charge.group_keys.is_empty();
     let breakdowns: Vec<&Breakdown> = if plain {
         all.iter().flat_map(|(l, _)| l.breakdowns.iter()).collect()
     } else {
         Vec::new()
     };
-    out.insert(
-        "presentation_breakdowns".into(),
-        breakdowns_json(&breakdowns),
-    );
-    let projected = projection.map(|p| p.amount_cents).unwrap_or_default();
-    Ok((Value::Object(out), projected))
+    out.key("presentation_breakdowns");
+    write_breakdowns(out, &breakdowns);
+    out.close_object();
+    Ok(projection.map(|p| p.amount_cents).unwrap_or_default())
 }
 
 fn lines_with_model<'u>(
@@ -164,13 +182,15 @@ fn lines_with_model<'u>(
 }
 
 /// units, total_aggregated_units (current only), events_count, amount_cents, amount_currency,
-/// pricing_unit_details.
-fn totals(
+/// pricing_unit_details; then the projection's members when there is one.
+fn write_totals(
+    out: &mut JsonText,
     lines: &[(&FeeLine, &ChargeModel)],
     usage: &ChargeUsage,
     whole: &Usage,
+    projection: Option<&Projection>,
     projected: bool,
-) -> Result<Map<String, Value>> {
+) -> Result<()> {
     let units = sum(lines.iter().map(|(l, _)| l.fee.units)).map_err(|e| e.in_field("units"))?;
     let aggregated = sum(lines
         .iter()
@@ -178,76 +198,61 @@ fn totals(
     .map_err(|e| e.in_field("total_aggregated_units"))?;
     let amount_cents = sum(lines.iter().map(|(l, _)| l.fee.amount_cents))
         .map_err(|e| e.in_field("amount_cents"))?;
-    let mut out = Map::new();
-    out.insert("units".into(), decimal_json(units));
+    out.key("units").decimal(units);
     if !projected {
-        out.insert("total_aggregated_units".into(), decimal_json(aggregated));
+        out.key("total_aggregated_units").decimal(aggregated);
     }
-    out.insert(
-        "events_count".into(),
-        json!(lines.iter().map(|(l, _)| l.fee.events_count).sum::<u64>()),
-    );
-    out.insert(
-        "amount_cents".into(),
-        cents_json(amount_cents, "amount_cents")?,
-    );
-    out.insert("amount_currency".into(), json!(whole.currency.code));
-    let details = match &usage.charge.pricing_unit {
-        None => Value::Null,
+    out.key("events_count")
+        .integer(lines.iter().map(|(l, _)| l.fee.events_count).sum::<u64>());
+    out.key("amount_cents")
+        .cents(amount_cents, "amount_cents")?;
+    out.key("amount_currency").string(whole.currency.code);
+    out.key("pricing_unit_details");
+    match &usage.charge.pricing_unit {
+        None => {
+            out.null();
+        }
         Some(unit) => {
             let pu_cents = sum(lines
                 .iter()
                 .filter_map(|(l, _)| l.fee.pricing_unit_usage.as_ref())
                 .map(|u| u.amount_cents))?;
-            json!({
-                "amount_cents": cents_json(pu_cents, "pricing_unit_amount_cents")?,
-                "short_name": unit.applied.short_name,
-                "conversion_rate": decimal_json(unit.applied.conversion_rate),
-            })
-        }
-    };
-    out.insert("pricing_unit_details".into(), details);
-    Ok(out)
-}
-
-fn insert_projection(
-    out: &mut Map<String, Value>,
-    projection: &Projection,
-    usage: &ChargeUsage,
-) -> Result<()> {
-    out.insert("projected_units".into(), decimal_json(projection.units));
-    out.insert(
-        "projected_amount_cents".into(),
-        cents_json(projection.amount_cents, "projected_amount_cents")?,
-    );
-    let rows: Vec<&Breakdown> = projection.breakdowns.iter().collect();
-    out.insert(
-        "projected_presentation_breakdowns".into(),
-        breakdowns_json(&rows),
-    );
-    if usage.charge.pricing_unit.is_some() {
-        if let Some(Value::Object(details)) = out.get_mut("pricing_unit_details") {
-            details.insert(
-                "projected_amount_cents".into(),
-                cents_json(
+            out.open_object();
+            out.key("amount_cents")
+                .cents(pu_cents, "pricing_unit_amount_cents")?;
+            out.key("short_name")
+                .optional_string(unit.applied.short_name.as_deref());
+            out.key("conversion_rate")
+                .decimal(unit.applied.conversion_rate);
+            if let Some(projection) = projection {
+                out.key("projected_amount_cents").cents(
                     projection.pricing_unit_amount_cents.unwrap_or_default(),
                     "projected_pricing_unit_amount_cents",
-                )?,
-            );
+                )?;
+            }
+            out.close_object();
         }
+    }
+    if let Some(projection) = projection {
+        out.key("projected_units").decimal(projection.units);
+        out.key("projected_amount_cents")
+            .cents(projection.amount_cents, "projected_amount_cents")?;
+        let rows: Vec<&Breakdown> = projection.breakdowns.iter().collect();
+        out.key("projected_presentation_breakdowns");
+        write_breakdowns(out, &rows);
     }
     Ok(())
 }
 
-/// `filters[]`: one entry per bucket, restricted to one group's lines when `group` is set.
-fn filters_json(
+/// `filters[]` entries: one per bucket, restricted to one group's lines when `group` is set.
+fn write_filters(
+    out: &mut JsonText,
     buckets: &[BucketUsage],
     group: Option<&GroupValues>,
     usage: &ChargeUsage,
     whole: &Usage,
     projector: Option<&Projector>,
-) -> Result<Vec<Value>> {
-    let mut out = Vec::with_capacity(buckets.len());
+) -> Result<()> {
     for bucket in buckets {
         let lines: Vec<(&FeeLine, &ChargeModel)> = bucket
             .lines
@@ -258,47 +263,57 @@ fn filters_json(
         if group.is_some() && lines.is_empty() {
             continue;
         }
-        let mut entry = totals(&lines, usage, whole, projector.is_some())?;
-        if let Some(projector) = projector {
+        let projection = match projector {
+            None => None,
             // The default bucket is not projected (Lago projects charge-filter fees only).
-            let projection = if bucket.filter.is_none() {
-                Projection::default()
-            } else {
-                projector.project(lines.iter().copied())?
-            };
-            insert_projection(&mut entry, &projection, usage)?;
-        }
-        entry.insert(
-            "invoice_display_name".into(),
-            json!(bucket.filter.and_then(|f| f.invoice_display_name.clone())),
-        );
-        let values = match bucket.filter {
-            None => Value::Null,
-            Some(filter) => Value::Object(
-                filter
-                    .values
-                    .0
-                    .iter()
-                    .map(|(key, values)| (key.clone(), json!(values)))
-                    .collect(),
-            ),
+            Some(_) if bucket.filter.is_none() => Some(Projection::default()),
+            Some(projector) => Some(projector.project(lines.iter().copied())?),
         };
-        entry.insert("values".into(), values);
-        entry.insert(
-            "presentation_breakdowns".into(),
-            lines_breakdowns_json(&lines),
+        out.open_object();
+        write_totals(
+            out,
+            &lines,
+            usage,
+            whole,
+            projection.as_ref(),
+            projector.is_some(),
+        )?;
+        out.key("invoice_display_name").optional_string(
+            bucket
+                .filter
+                .and_then(|f| f.invoice_display_name.as_deref()),
         );
-        out.push(Value::Object(entry));
+        out.key("values");
+        match bucket.filter {
+            None => {
+                out.null();
+            }
+            Some(filter) => {
+                out.open_object();
+                for (key, values) in &filter.values.0 {
+                    out.key(key).open_array();
+                    for value in values {
+                        out.string(value);
+                    }
+                    out.close_array();
+                }
+                out.close_object();
+            }
+        }
+        out.key("presentation_breakdowns");
+        write_lines_breakdowns(out, &lines);
+        out.close_object();
     }
-    Ok(out)
+    Ok(())
 }
 
 /// `grouped_usage[]`: lines with the same `grouped_by` across buckets, summed.
-fn grouped_json(
+fn write_grouped(
+    out: &mut JsonText,
     usage: &ChargeUsage,
     whole: &Usage,
     projector: Option<&Projector>,
-) -> Result<Vec<Value>> {
+) -> Result<()> {
     let mut groups: Vec<&GroupValues> = Vec::new();
     for line in usage.lines() {
         if let Some(group) = &line.grouped_by {
@@ -307,60 +322,65 @@ fn grouped_json(
             }
         }
     }
-    let mut out = Vec::with_capacity(groups.len());
+    out.open_array();
     for group in groups {
         let lines: Vec<(&FeeLine, &ChargeModel)> = lines_with_model(&usage.buckets)
             .filter(|(l, _)| l.grouped_by.as_ref() == Some(group))
             .collect();
-        let mut entry = totals(&lines, usage, whole, projector.is_some())?;
-        if let Some(projector) = projector {
-            let projection = projector.project(lines.iter().copied())?;
-            insert_projection(&mut entry, &projection, usage)?;
-        }
-        entry.insert("grouped_by".into(), group_json(group));
-        let filters = if usage.charge.filters.is_empty() {
-            Vec::new()
-        } else {
-            filters_json(&usage.buckets, Some(group), usage, whole, projector)?
+        let projection = match projector {
+            None => None,
+            Some(projector) => Some(projector.project(lines.iter().copied())?),
         };
-        entry.insert("filters".into(), Value::Array(filters));
-        entry.insert(
-            "presentation_breakdowns".into(),
-            lines_breakdowns_json(&lines),
-        );
-        out.push(Value::Object(entry));
+        out.open_object();
+        write_totals(
+            out,
+            &lines,
+            usage,
+            whole,
+            projection.as_ref(),
+            projector.is_some(),
+        )?;
+        out.key("grouped_by");
+        write_group(out, group);
+        out.key("filters").open_array();
+        if !usage.charge.filters.is_empty() {
+            write_filters(out, &usage.buckets, Some(group), usage, whole, projector)?;
+        }
+        out.close_array();
+        out.key("presentation_breakdowns");
+        write_lines_breakdowns(out, &lines);
+        out.close_object();
     }
-    Ok(out)
+    out.close_array();
+    Ok(())
 }
 
 /// `{key: value|null}`.
-pub fn group_json(group: &GroupValues) -> Value {
-    Value::Object(
-        group
-            .iter()
-            .map(|(key, value)| (key.clone(), json!(value)))
-            .collect(),
-    )
+fn write_group(out: &mut JsonText, group: &GroupValues) {
+    out.open_object();
+    for (key, value) in group {
+        out.key(key).optional_string(value.as_deref());
+    }
+    out.close_object();
 }
 
 /// The presentation breakdowns of a set of lines.
-fn lines_breakdowns_json(lines: &[(&FeeLine, &ChargeModel)]) -> Value {
+fn write_lines_breakdowns(out: &mut JsonText, lines: &[(&FeeLine, &ChargeModel)]) {
     let rows: Vec<&Breakdown> = lines
         .iter()
         .flat_map(|(l, _)| l.breakdowns.iter())
         .collect();
-    breakdowns_json(&rows)
+    write_breakdowns(out, &rows);
 }
 
-fn breakdowns_json(rows: &[&Breakdown]) -> Value {
-    Value::Array(
-        rows.iter()
-            .map(|b| {
-                json!({
-                    "presentation_by": group_json(&b.groups),
-                    "units": decimal_json(b.value),
-                })
-            })
-            .collect(),
-    )
+fn write_breakdowns(out: &mut JsonText, rows: &[&Breakdown]) {
+    out.open_array();
+    for row in rows {
+        out.open_object();
+        out.key("presentation_by");
+        write_group(out, &row.groups);
+        out.key("units").decimal(row.value);
+        out.close_object();
+    }
+    out.close_array();
 }

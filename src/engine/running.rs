@@ -40,9 +40,10 @@ struct Key {
     bucket: usize,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    /// The bucket's event filter and pricing group keys as this query has them: a `group`
-    /// restriction or `skip_grouping` makes another state.
-    shape: String,
+    /// A hash of the bucket's event filter and pricing group keys as this query has them: a
+    /// `group` restriction or `skip_grouping` makes another state (the entry keeps both, and a
+    /// hash collision is answered by the event walk).
+    shape: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -307,6 +308,14 @@ pub struct RunningCache {
     routes: RefCell<HashMap<String, HashMap<String, Vec<Key>>>>,
 }
 
+fn shape_hash(filter: &EventFilter, grouped_by: &[String]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    filter.hash(&mut hasher);
+    grouped_by.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// True when one state per bucket gives exactly what the event walk gives.
 fn kept_incrementally(params: &AggregationParams) -> Option<State> {
     let simple = params.grouped_by_values.is_none()
@@ -356,7 +365,7 @@ impl RunningCache {
             bucket,
             from: params.window.from,
             to: params.window.to,
-            shape: format!("{:?}{:?}", params.filter, params.grouped_by),
+            shape: shape_hash(&params.filter, &params.grouped_by),
         };
         let mut entries = self.entries.borrow_mut();
         if !entries.contains_key(&key) {
@@ -388,6 +397,9 @@ impl RunningCache {
         let Some(entry) = entries.get_mut(&key) else {
             return Ok(None);
         };
+        if entry.filter != params.filter || entry.keys != params.grouped_by {
+            return Ok(None);
+        }
         if entry.stale {
             entry.build(events)?;
         }

@@ -1,0 +1,178 @@
+//! JSON written straight into text, for the usage answers read on every request: building a
+//! `serde_json::Value` first costs a hashed map insert and an allocation per key. The text is
+//! byte for byte what `Value::to_string` gives for the same document (compact, keys in the
+//! order written, strings escaped by serde_json itself).
+
+use crate::error::Result;
+use crate::number::ruby_decimal;
+use crate::rating::cents_json;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use std::fmt::Write;
+
+/// A JSON document being written: callers open and close objects and arrays, and write keys
+/// before object members.
+#[derive(Debug, Default)]
+pub struct JsonText {
+    text: String,
+    /// A value was just written at this level: the next one needs a comma.
+    comma: bool,
+}
+
+impl JsonText {
+    /// An empty document.
+    pub fn new() -> Self {
+        JsonText::default()
+    }
+
+    /// The text written.
+    pub fn into_string(self) -> String {
+        self.text
+    }
+
+    fn separate(&mut self) {
+        if self.comma {
+            self.text.push(',');
+        }
+    }
+
+    fn done(&mut self) -> &mut Self {
+        self.comma = true;
+        self
+    }
+
+    /// `"key":` of the next object member.
+    pub fn key(&mut self, key: &str) -> &mut Self {
+        self.separate();
+        self.escaped(key);
+        self.text.push(':');
+        self.comma = false;
+        self
+    }
+
+    /// `{`.
+    pub fn open_object(&mut self) -> &mut Self {
+        self.separate();
+        self.text.push('{');
+        self.comma = false;
+        self
+    }
+
+    /// `}`.
+    pub fn close_object(&mut self) -> &mut Self {
+        self.text.push('}');
+        self.done()
+    }
+
+    /// `[`.
+    pub fn open_array(&mut self) -> &mut Self {
+        self.separate();
+        self.text.push('[');
+        self.comma = false;
+        self
+    }
+
+    /// `]`.
+    pub fn close_array(&mut self) -> &mut Self {
+        self.text.push(']');
+        self.done()
+    }
+
+    /// A string value.
+    pub fn string(&mut self, value: &str) -> &mut Self {
+        self.separate();
+        self.escaped(value);
+        self.done()
+    }
+
+    /// A string value, or `null`.
+    pub fn optional_string(&mut self, value: Option<&str>) -> &mut Self {
+        match value {
+            Some(value) => self.string(value),
+            None => self.null(),
+        }
+    }
+
+    /// `null`.
+    pub fn null(&mut self) -> &mut Self {
+        self.separate();
+        self.text.push_str("null");
+        self.done()
+    }
+
+    /// An integer value.
+    pub fn integer(&mut self, value: u64) -> &mut Self {
+        self.separate();
+        let _ = write!(self.text, "{value}");
+        self.done()
+    }
+
+    /// A decimal as Ruby prints it, in a string (`"4.0"`).
+    pub fn decimal(&mut self, value: Decimal) -> &mut Self {
+        self.string(&ruby_decimal(value))
+    }
+
+    /// Whole cents as a JSON integer, refused past what JavaScript holds exactly (`field` names
+    /// the error).
+    pub fn cents(&mut self, value: Decimal, field: &str) -> Result<&mut Self> {
+        let cents = cents_json(value, field)?;
+        Ok(self.value(&cents))
+    }
+
+    /// A value already written as JSON text.
+    pub fn raw(&mut self, json: &str) -> &mut Self {
+        self.separate();
+        self.text.push_str(json);
+        self.done()
+    }
+
+    /// Any value, as `Value::to_string` writes it.
+    pub fn value(&mut self, value: &Value) -> &mut Self {
+        self.separate();
+        let _ = write!(self.text, "{value}");
+        self.done()
+    }
+
+    /// A string with serde_json's escapes (only `"`, `\` and control characters need any).
+    fn escaped(&mut self, value: &str) {
+        let plain = !value.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
+        if plain {
+            self.text.push('"');
+            self.text.push_str(value);
+            self.text.push('"');
+        } else {
+            let _ = write!(self.text, "{}", Value::from(value));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The writer gives `Value::to_string`'s text: nesting, commas, escapes of every ASCII
+    /// control character, quotes, backslashes, non-ASCII left as is, integers and nulls.
+    #[test]
+    fn writes_what_value_to_string_writes() {
+        let awkward: String = (0u8..0x80).map(char::from).chain("é€😀/".chars()).collect();
+        let expected = json!({
+            "a": [],
+            "b": {},
+            "c": [1, null, "x", {"d": [awkward.clone()]}],
+            awkward.clone(): 18_446_744_073_709_551_615u64,
+            "e": "4.0",
+        });
+        let mut out = JsonText::new();
+        out.open_object();
+        out.key("a").open_array().close_array();
+        out.key("b").open_object().close_object();
+        out.key("c").open_array().integer(1).null().string("x");
+        out.open_object().key("d").open_array().string(&awkward);
+        out.close_array().close_object().close_array();
+        out.key(&awkward).integer(u64::MAX);
+        out.key("e").decimal(Decimal::from(4));
+        out.close_object();
+        assert_eq!(out.into_string(), expected.to_string());
+    }
+}
