@@ -4,11 +4,23 @@
 //! order written, strings escaped by serde_json itself).
 
 use crate::error::Result;
-use crate::number::ruby_decimal;
 use crate::rating::cents_json;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::fmt::Write;
+
+/// The bytes serde_json escapes in a string.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
 
 /// A JSON document being written: callers open and close objects and arrays, and write keys
 /// before object members.
@@ -20,9 +32,12 @@ pub struct JsonText {
 }
 
 impl JsonText {
-    /// An empty document.
-    pub fn new() -> Self {
-        JsonText::default()
+    /// An empty document, with room for `bytes` of text.
+    pub fn with_capacity(bytes: usize) -> Self {
+        JsonText {
+            text: String::with_capacity(bytes),
+            comma: false,
+        }
     }
 
     /// The text written.
@@ -107,9 +122,22 @@ impl JsonText {
         self.done()
     }
 
-    /// A decimal as Ruby prints it, in a string (`"4.0"`).
+    /// A decimal as Ruby prints it, in a string (`"4.0"`): [`crate::number::ruby_decimal`] without its
+    /// allocation.
     pub fn decimal(&mut self, value: Decimal) -> &mut Self {
-        self.string(&ruby_decimal(value))
+        self.separate();
+        self.text.push('"');
+        if value.is_zero() {
+            self.text.push_str("0.0");
+        } else {
+            let start = self.text.len();
+            let _ = write!(self.text, "{}", value.normalize());
+            if !self.text[start..].contains('.') {
+                self.text.push_str(".0");
+            }
+        }
+        self.text.push('"');
+        self.done()
     }
 
     /// Whole cents as a JSON integer, refused past what JavaScript holds exactly (`field` names
@@ -135,13 +163,12 @@ impl JsonText {
 
     /// A string with serde_json's escapes (only `"`, `\` and control characters need any).
     fn escaped(&mut self, value: &str) {
-        let plain = !value.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
-        if plain {
+        if value.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]) {
+            let _ = write!(self.text, "{}", Value::from(value));
+        } else {
             self.text.push('"');
             self.text.push_str(value);
             self.text.push('"');
-        } else {
-            let _ = write!(self.text, "{}", Value::from(value));
         }
     }
 }
@@ -149,6 +176,7 @@ impl JsonText {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::number::ruby_decimal;
     use serde_json::json;
 
     /// The writer gives `Value::to_string`'s text: nesting, commas, escapes of every ASCII
@@ -163,7 +191,7 @@ mod tests {
             awkward.clone(): 18_446_744_073_709_551_615u64,
             "e": "4.0",
         });
-        let mut out = JsonText::new();
+        let mut out = JsonText::with_capacity(0);
         out.open_object();
         out.key("a").open_array().close_array();
         out.key("b").open_object().close_object();
@@ -174,5 +202,28 @@ mod tests {
         out.key("e").decimal(Decimal::from(4));
         out.close_object();
         assert_eq!(out.into_string(), expected.to_string());
+    }
+
+    /// Decimals are written as `ruby_decimal` writes them.
+    #[test]
+    fn decimals_as_ruby_prints_them() {
+        for text in [
+            "0",
+            "-0.000",
+            "4",
+            "4.50",
+            "-12.3400",
+            "1e-7",
+            "79228162514264337593543950335",
+        ] {
+            let value = crate::number::parse_decimal_str(text).unwrap();
+            let mut out = JsonText::with_capacity(0);
+            out.decimal(value);
+            assert_eq!(
+                out.into_string(),
+                format!("\"{}\"", ruby_decimal(value)),
+                "{text}"
+            );
+        }
     }
 }

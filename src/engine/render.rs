@@ -42,6 +42,9 @@ pub fn datetime_exact(at: DateTime<Utc>) -> Value {
     Value::String(at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
 }
 
+/// Room reserved for a usage answer's text: a 10-charge plan writes about 8 KB.
+const TEXT_BYTES: usize = 16 * 1024;
+
 /// The usage envelope (without its root key). `lago_invoice_id` is null for current usage.
 pub fn usage_json(usage: &Usage, shape: Shape, lago_invoice_id: Option<&str>) -> Result<Value> {
     let text = usage_text(usage, shape, lago_invoice_id)?;
@@ -50,14 +53,14 @@ pub fn usage_json(usage: &Usage, shape: Shape, lago_invoice_id: Option<&str>) ->
 
 /// [`usage_json`] as JSON text, written directly (what the API and the JS package return).
 pub fn usage_text(usage: &Usage, shape: Shape, lago_invoice_id: Option<&str>) -> Result<String> {
-    let mut out = JsonText::new();
+    let mut out = JsonText::with_capacity(TEXT_BYTES);
     write_usage(&mut out, usage, shape, lago_invoice_id)?;
     Ok(out.into_string())
 }
 
 /// `{"<root>": <usage>}` as JSON text.
 pub fn usage_text_in(root: &str, usage: &Usage, shape: Shape) -> Result<String> {
-    let mut out = JsonText::new();
+    let mut out = JsonText::with_capacity(TEXT_BYTES);
     out.open_object().key(root);
     write_usage(&mut out, usage, shape, None)?;
     out.close_object();
@@ -72,7 +75,7 @@ fn write_usage(
 ) -> Result<()> {
     let total = add(usage.amount_cents, usage.taxes_amount_cents)?;
     // The charges first: the envelope shows their projected total before them.
-    let mut charges = JsonText::new();
+    let mut charges = JsonText::with_capacity(TEXT_BYTES);
     charges.open_array();
     let mut projected_total = Decimal::ZERO;
     for (index, charge) in usage.charges.iter().enumerate() {
