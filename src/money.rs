@@ -139,6 +139,16 @@ pub fn div_or_zero(a: Decimal, b: Decimal) -> Result<Decimal> {
     a.checked_div(b).ok_or_else(Error::overflow)
 }
 
+/// `a ÷ 100` (a percentage): the same digits two places further right when the scale has room,
+/// which is exact and skips a long division; else the division.
+pub fn percent_of(a: Decimal) -> Result<Decimal> {
+    let mut shifted = a;
+    match shifted.set_scale(a.scale() + 2) {
+        Ok(()) => Ok(shifted),
+        Err(_) => div_or_zero(a, Decimal::ONE_HUNDRED),
+    }
+}
+
 /// Σ of the values, or an overflow error.
 pub fn sum<I: IntoIterator<Item = Decimal>>(values: I) -> Result<Decimal> {
     values.into_iter().try_fold(Decimal::ZERO, add)
@@ -157,6 +167,29 @@ pub fn to_cents(amount: Decimal, currency: Currency) -> Result<Decimal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The scale shift gives the division's value for every mantissa and scale, the largest
+    /// ones (where the scale has no room left) included.
+    #[test]
+    fn percent_of_equals_dividing_by_a_hundred() {
+        let mantissas = [
+            0i128,
+            1,
+            -1,
+            7,
+            12_345,
+            -999_999_999,
+            i64::MAX as i128,
+            (1i128 << 96) - 1,
+        ];
+        for mantissa in mantissas {
+            for scale in 0..=28 {
+                let value = Decimal::from_i128_with_scale(mantissa, scale);
+                let divided = value.checked_div(Decimal::ONE_HUNDRED).unwrap();
+                assert_eq!(percent_of(value).unwrap(), divided, "{value}");
+            }
+        }
+    }
 
     #[test]
     fn it_rounds_half_away_from_zero() {

@@ -21,7 +21,7 @@
 use super::fields::{decimal_or, json_integer, optional_decimal, valid_amount, Properties};
 use super::{Aggregation, AmountDetails, Context, Priced, ValidationContext};
 use crate::error::{Error, ErrorDetails, Result};
-use crate::money::{add, div_or_zero, mul, sub};
+use crate::money::{add, mul, percent_of, sub};
 use crate::number::ruby_decimal;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -178,10 +178,7 @@ pub struct EventPrice {
 impl EventPrice {
     /// The price of an event of `value`.
     pub fn amount(&self, value: Decimal) -> Result<Decimal> {
-        let amount = add(
-            div_or_zero(mul(value, self.rate)?, Decimal::ONE_HUNDRED)?,
-            self.fixed_amount,
-        )?;
+        let amount = add(percent_of(mul(value, self.rate)?)?, self.fixed_amount)?;
         Ok(match (self.min, self.max) {
             (Some(min), _) if amount < min => min,
             (_, Some(max)) if amount > max => max,
@@ -281,7 +278,7 @@ impl Percentage {
     }
 
     fn percent_of(&self, units: Decimal) -> Result<Decimal> {
-        div_or_zero(mul(units, self.rate)?, Decimal::ONE_HUNDRED)
+        percent_of(mul(units, self.rate)?)
     }
 
     /// FV, the free units, from the running total.
