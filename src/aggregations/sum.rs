@@ -103,6 +103,9 @@ pub fn running_total(
     let mut total = Decimal::ZERO;
     if free_units.per_events > 0 {
         let limit = usize::try_from(free_units.per_events).unwrap_or(usize::MAX);
+        let values = values.into_iter();
+        // One allocation: at most `limit` totals (and the estimate), at most one per value.
+        totals.reserve(limit.min(values.size_hint().0.saturating_add(1)));
         for value in values.into_iter().take(limit) {
             total = add(total, value)?;
             totals.push(total);

@@ -56,8 +56,20 @@ impl JsonText {
         self
     }
 
-    /// `"key":` of the next object member.
-    pub fn key(&mut self, key: &str) -> &mut Self {
+    /// `"key":` of the next object member, for the keys this crate spells (plain ASCII: written
+    /// without looking for escapes).
+    pub fn key(&mut self, key: &'static str) -> &mut Self {
+        debug_assert!(!key.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]));
+        self.separate();
+        self.text.push('"');
+        self.text.push_str(key);
+        self.text.push_str("\":");
+        self.comma = false;
+        self
+    }
+
+    /// `"key":` for a key that comes from the user (a filter or group key), escaped.
+    pub fn key_text(&mut self, key: &str) -> &mut Self {
         self.separate();
         self.escaped(key);
         self.text.push(':');
@@ -198,7 +210,7 @@ mod tests {
         out.key("c").open_array().integer(1).null().string("x");
         out.open_object().key("d").open_array().string(&awkward);
         out.close_array().close_object().close_array();
-        out.key(&awkward).integer(u64::MAX);
+        out.key_text(&awkward).integer(u64::MAX);
         out.key("e").decimal(Decimal::from(4));
         out.close_object();
         assert_eq!(out.into_string(), expected.to_string());

@@ -59,7 +59,7 @@ pub fn usage_text(usage: &Usage, shape: Shape, lago_invoice_id: Option<&str>) ->
 }
 
 /// `{"<root>": <usage>}` as JSON text.
-pub fn usage_text_in(root: &str, usage: &Usage, shape: Shape) -> Result<String> {
+pub fn usage_text_in(root: &'static str, usage: &Usage, shape: Shape) -> Result<String> {
     let mut out = JsonText::with_capacity(TEXT_BYTES);
     out.open_object().key(root);
     write_usage(&mut out, usage, shape, None)?;
@@ -294,7 +294,7 @@ fn write_filters(
             Some(filter) => {
                 out.open_object();
                 for (key, values) in &filter.values.0 {
-                    out.key(key).open_array();
+                    out.key_text(key).open_array();
                     for value in values {
                         out.string(value);
                     }
@@ -362,7 +362,7 @@ fn write_grouped(
 fn write_group(out: &mut JsonText, group: &GroupValues) {
     out.open_object();
     for (key, value) in group {
-        out.key(key).optional_string(value.as_deref());
+        out.key_text(key).optional_string(value.as_deref());
     }
     out.close_object();
 }
