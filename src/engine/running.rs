@@ -7,7 +7,8 @@
 //! events in time order: one arriving older than the last of its value marks the state stale,
 //! and the next query rebuilds it from the events. An ungrouped sum whose charge needs running
 //! totals or per-event values (percentage free units, per-transaction min/max) keeps its values
-//! and sorts them by time when asked. Weighted sums, recurring and prorated metrics,
+//! and sorts them by time when asked; for per-transaction min/max it also keeps the sum of every
+//! event's clamped price, so a query hands the charge model that sum and the free prefix only. Weighted sums, recurring and prorated metrics,
 //! presentation breakdowns, group filters by value and pay-in-advance are left to the event
 //! walk in `aggregations::aggregate`. The configuration changing clears every state.
 
