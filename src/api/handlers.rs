@@ -2,6 +2,8 @@
 //! in Lago's root key.
 
 use super::Call;
+use crate::engine::coupons::coupon_json;
+use crate::engine::entities::{metric_json, tax_json};
 use crate::engine::{pagination_meta, Engine};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -64,14 +66,16 @@ fn page_json(
     json!({ plural: rows, "meta": pagination_meta(page, total.div_ceil(per_page), total) })
 }
 
-/// `{<plural>: [page of items], meta}` with Lago's `page` / `per_page`.
-fn paginated(call: &Call, plural: &str, items: Vec<Value>) -> Value {
+/// `{<plural>: [page of items], meta}` with Lago's `page` / `per_page`; only the page's items are
+/// rendered.
+fn paginated<T>(call: &Call, plural: &str, items: Vec<T>, render: impl Fn(T) -> Value) -> Value {
     let (page, per_page) = page_of(call);
     let total = items.len();
     let rows: Vec<Value> = items
         .into_iter()
         .skip((page - 1).saturating_mul(per_page))
         .take(per_page)
+        .map(render)
         .collect();
     page_json(plural, rows, (page, per_page), total)
 }
@@ -117,9 +121,21 @@ pub(super) fn list_customers(engine: &mut Engine, call: &Call) -> Result<Value> 
                 .as_str()
                 .is_some_and(|v| allowed.iter().any(|a| a == v))
     };
-    let customers = engine
+    let filtered = !(search.is_none()
+        && countries.is_empty()
+        && currencies.is_empty()
+        && account_types.is_empty());
+    if !filtered {
+        let customers = engine.customers();
+        return Ok(paginated(call, "customers", customers, |c| {
+            engine.customer_json(c)
+        }));
+    }
+    // The filters read the rendered customer (its defaults included).
+    let customers: Vec<Value> = engine
         .customers()
         .into_iter()
+        .map(|c| engine.customer_json(c))
         .filter(|c| matches(c, "country", &countries))
         .filter(|c| matches(c, "currency", &currencies))
         .filter(|c| matches(c, "account_type", &account_types))
@@ -142,7 +158,7 @@ pub(super) fn list_customers(engine: &mut Engine, call: &Call) -> Result<Value> 
             })
         })
         .collect();
-    Ok(paginated(call, "customers", customers))
+    Ok(paginated(call, "customers", customers, |c| c))
 }
 
 pub(super) fn get_customer(engine: &mut Engine, call: &Call) -> Result<Value> {
@@ -183,7 +199,9 @@ pub(super) fn customer_applied_coupons(engine: &mut Engine, call: &Call) -> Resu
         text(call, "status"),
         &list(call, "coupon_code"),
     );
-    Ok(paginated(call, "applied_coupons", coupons))
+    Ok(paginated(call, "applied_coupons", coupons, |a| {
+        engine.applied_coupon_json(a)
+    }))
 }
 
 pub(super) fn remove_applied_coupon(engine: &mut Engine, call: &Call) -> Result<Value> {
@@ -198,7 +216,9 @@ pub(super) fn customer_subscriptions(engine: &mut Engine, call: &Call) -> Result
         text(call, "plan_code"),
         &list(call, "status"),
     );
-    Ok(paginated(call, "subscriptions", subscriptions))
+    Ok(paginated(call, "subscriptions", subscriptions, |s| {
+        engine.subscription_json(s)
+    }))
 }
 
 /// No payment provider exists here, so Lago's answer is always this 422.
@@ -269,7 +289,7 @@ pub(super) fn portal(
     let ids: Vec<String> = engine
         .subscriptions(Some(id), None, &[])
         .iter()
-        .filter_map(|s| s["external_id"].as_str().map(str::to_string))
+        .map(|s| s.external_id.clone())
         .collect();
     let mut subscriptions = Vec::new();
     for external_id in ids {
@@ -319,7 +339,12 @@ pub(super) fn create_metric(engine: &mut Engine, call: &Call) -> Result<Value> {
 }
 
 pub(super) fn list_metrics(engine: &mut Engine, call: &Call) -> Result<Value> {
-    Ok(paginated(call, "billable_metrics", engine.metrics()))
+    Ok(paginated(
+        call,
+        "billable_metrics",
+        engine.metrics(),
+        metric_json,
+    ))
 }
 
 pub(super) fn get_metric(engine: &mut Engine, call: &Call) -> Result<Value> {
@@ -346,7 +371,9 @@ pub(super) fn create_plan(engine: &mut Engine, call: &Call) -> Result<Value> {
 }
 
 pub(super) fn list_plans(engine: &mut Engine, call: &Call) -> Result<Value> {
-    Ok(paginated(call, "plans", engine.plans()))
+    Ok(paginated(call, "plans", engine.plans(), |p| {
+        engine.plan_json(p)
+    }))
 }
 
 pub(super) fn get_plan(engine: &mut Engine, call: &Call) -> Result<Value> {
@@ -370,7 +397,7 @@ pub(super) fn create_tax(engine: &mut Engine, call: &Call) -> Result<Value> {
 }
 
 pub(super) fn list_taxes(engine: &mut Engine, call: &Call) -> Result<Value> {
-    Ok(paginated(call, "taxes", engine.taxes()))
+    Ok(paginated(call, "taxes", engine.taxes(), tax_json))
 }
 
 pub(super) fn get_tax(engine: &mut Engine, call: &Call) -> Result<Value> {
@@ -413,7 +440,9 @@ pub(super) fn list_subscriptions(engine: &mut Engine, call: &Call) -> Result<Val
         text(call, "plan_code"),
         &list(call, "status"),
     );
-    Ok(paginated(call, "subscriptions", subscriptions))
+    Ok(paginated(call, "subscriptions", subscriptions, |s| {
+        engine.subscription_json(s)
+    }))
 }
 
 pub(super) fn get_subscription(engine: &mut Engine, call: &Call) -> Result<Value> {
@@ -445,7 +474,7 @@ pub(super) fn terminate_subscription(engine: &mut Engine, call: &Call) -> Result
 
 pub(super) fn subscription_charges(engine: &mut Engine, call: &Call) -> Result<Value> {
     let charges = engine.subscription_charges(call.param(0), text(call, "subscription_status"))?;
-    Ok(paginated(call, "charges", charges))
+    Ok(paginated(call, "charges", charges, |c| c))
 }
 
 pub(super) fn subscription_charge(engine: &mut Engine, call: &Call) -> Result<Value> {
@@ -512,7 +541,7 @@ pub(super) fn create_coupon(engine: &mut Engine, call: &Call) -> Result<Value> {
 }
 
 pub(super) fn list_coupons(engine: &mut Engine, call: &Call) -> Result<Value> {
-    Ok(paginated(call, "coupons", engine.coupons()))
+    Ok(paginated(call, "coupons", engine.coupons(), coupon_json))
 }
 
 pub(super) fn get_coupon(engine: &mut Engine, call: &Call) -> Result<Value> {
@@ -547,5 +576,7 @@ pub(super) fn list_applied_coupons(engine: &mut Engine, call: &Call) -> Result<V
         text(call, "status"),
         &list(call, "coupon_code"),
     );
-    Ok(paginated(call, "applied_coupons", coupons))
+    Ok(paginated(call, "applied_coupons", coupons, |a| {
+        engine.applied_coupon_json(a)
+    }))
 }

@@ -166,7 +166,7 @@ fn rate_json(value: &Value) -> Value {
 }
 
 /// `CouponObject`.
-fn coupon_json(coupon: &Coupon) -> Value {
+pub fn coupon_json(coupon: &Coupon) -> Value {
     let input = &coupon.input;
     let plan_codes = codes(input, "plan_codes");
     let metric_codes = codes(input, "billable_metric_codes");
@@ -250,12 +250,11 @@ impl Engine {
         self.live_coupon(code).map(coupon_json)
     }
 
-    /// Every coupon not deleted, by code.
-    pub fn coupons(&self) -> Vec<Value> {
+    /// Every coupon not deleted, by code (render with [`coupon_json`]).
+    pub fn coupons(&self) -> Vec<&Coupon> {
         self.coupons
             .values()
             .filter(|c| c.terminated_at.is_none())
-            .map(coupon_json)
             .collect()
     }
 
@@ -331,7 +330,7 @@ impl Engine {
     }
 
     /// `AppliedCouponObject`: the application's overrides, else the coupon's values.
-    fn applied_coupon_json(&self, applied: &AppliedCoupon) -> Value {
+    pub fn applied_coupon_json(&self, applied: &AppliedCoupon) -> Value {
         let coupon = self.coupons.get(&applied.coupon_code);
         let from_coupon = |key: &str| {
             applied
@@ -375,7 +374,7 @@ impl Engine {
         external_customer_id: Option<&str>,
         status: Option<&str>,
         coupon_codes: &[String],
-    ) -> Vec<Value> {
+    ) -> Vec<&AppliedCoupon> {
         self.applied_coupons
             .iter()
             .filter(|a| external_customer_id.is_none_or(|c| a.external_customer_id == c))
@@ -385,7 +384,6 @@ impl Engine {
                 _ => true,
             })
             .filter(|a| coupon_codes.is_empty() || coupon_codes.contains(&a.coupon_code))
-            .map(|a| self.applied_coupon_json(a))
             .collect()
     }
 

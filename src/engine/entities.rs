@@ -100,7 +100,7 @@ impl Engine {
     }
 
     /// `CustomerObjectExtended`.
-    pub(super) fn customer_json(&self, customer: &Customer) -> Value {
+    pub fn customer_json(&self, customer: &Customer) -> Value {
         let input = &customer.input;
         let mut out = Map::new();
         out.insert("lago_id".into(), json!(customer.lago_id));
@@ -193,7 +193,7 @@ impl Engine {
     }
 
     /// `PlanObject`.
-    pub(super) fn plan_json(&self, plan: &Plan) -> Value {
+    pub fn plan_json(&self, plan: &Plan) -> Value {
         let input = &plan.input;
         json!({
             "lago_id": plan.lago_id,
@@ -220,7 +220,7 @@ impl Engine {
     }
 
     /// `SubscriptionObjectExtended`; the current billing period is the one holding `now`.
-    pub(super) fn subscription_json(&self, subscription: &Subscription) -> Value {
+    pub fn subscription_json(&self, subscription: &Subscription) -> Value {
         let plan = self.plans.get(&subscription.plan_code);
         let customer = self.customers.get(&subscription.external_customer_id);
         let now = self.clock.unwrap_or(subscription.started_at);
@@ -278,11 +278,11 @@ impl Engine {
             .ok_or_else(|| Error::not_found("customer"))
     }
 
-    /// Every customer, oldest first.
-    pub fn customers(&self) -> Vec<Value> {
+    /// Every customer, oldest first (render with [`Engine::customer_json`]).
+    pub fn customers(&self) -> Vec<&Customer> {
         let mut customers: Vec<&Customer> = self.customers.values().collect();
         customers.sort_by_key(|c| c.input.get("sequential_id").and_then(Value::as_u64));
-        customers.iter().map(|c| self.customer_json(c)).collect()
+        customers
     }
 
     /// `GET /taxes/{code}`.
@@ -293,9 +293,9 @@ impl Engine {
             .ok_or_else(|| Error::not_found("tax"))
     }
 
-    /// Every tax, by code.
-    pub fn taxes(&self) -> Vec<Value> {
-        self.taxes.values().map(tax_json).collect()
+    /// Every tax, by code (render with [`tax_json`]).
+    pub fn taxes(&self) -> Vec<&Tax> {
+        self.taxes.values().collect()
     }
 
     /// `GET /billable_metrics/{code}`.
@@ -306,9 +306,9 @@ impl Engine {
             .ok_or_else(|| Error::not_found("billable_metric"))
     }
 
-    /// Every billable metric, by code.
-    pub fn metrics(&self) -> Vec<Value> {
-        self.metrics.values().map(metric_json).collect()
+    /// Every billable metric, by code (render with [`metric_json`]).
+    pub fn metrics(&self) -> Vec<&Metric> {
+        self.metrics.values().collect()
     }
 
     /// `GET /plans/{code}`.
@@ -319,9 +319,9 @@ impl Engine {
             .ok_or_else(|| Error::not_found("plan"))
     }
 
-    /// Every plan, by code.
-    pub fn plans(&self) -> Vec<Value> {
-        self.plans.values().map(|p| self.plan_json(p)).collect()
+    /// Every plan, by code (render with [`Engine::plan_json`]).
+    pub fn plans(&self) -> Vec<&Plan> {
+        self.plans.values().collect()
     }
 
     /// True when an entity of this kind (`customer`, `tax`, `billable_metric`, `plan`,
@@ -351,7 +351,7 @@ impl Engine {
         external_customer_id: Option<&str>,
         plan_code: Option<&str>,
         statuses: &[String],
-    ) -> Vec<Value> {
+    ) -> Vec<&Subscription> {
         self.subscriptions
             .values()
             .filter(|s| external_customer_id.is_none_or(|c| s.external_customer_id == c))
@@ -363,7 +363,6 @@ impl Engine {
                     statuses.iter().any(|x| x == s.status.as_str())
                 }
             })
-            .map(|s| self.subscription_json(s))
             .collect()
     }
 
