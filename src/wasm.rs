@@ -209,6 +209,14 @@ fn answer(result: Result<Value, Error>) -> Result<JsValue, JsValue> {
     }
 }
 
+/// An answer the engine wrote as JSON text: JSON.parse builds the object.
+fn answer_text(result: Result<String, Error>) -> Result<JsValue, JsValue> {
+    match result {
+        Ok(text) => js_sys::JSON::parse(&text),
+        Err(error) => Err(to_js_error(&error)),
+    }
+}
+
 /// An organisation's customers, taxes, metrics, plans, subscriptions and events, and Lago's
 /// current, projected and past usage over them. Every input is a plain object (or its JSON text)
 /// with Lago's field names; every `now` is an ISO 8601 string or a `Date`.
@@ -401,11 +409,7 @@ impl JsEngine {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "UsageQuery | string")] query: JsValue,
     ) -> Result<JsValue, JsValue> {
-        // The engine writes the answer as text; JSON.parse builds the object.
-        match request_json(&query).and_then(|v| self.inner.current_usage_body(&v)) {
-            Ok(text) => js_sys::JSON::parse(&text),
-            Err(error) => Err(to_js_error(&error)),
-        }
+        answer_text(request_json(&query).and_then(|v| self.inner.current_usage_body(&v)))
     }
 
     /// `GET /customers/{id}/projected_usage`'s body.
@@ -414,7 +418,7 @@ impl JsEngine {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "UsageQuery | string")] query: JsValue,
     ) -> Result<JsValue, JsValue> {
-        answer(request_json(&query).and_then(|v| self.inner.projected_usage(&v)))
+        answer_text(request_json(&query).and_then(|v| self.inner.projected_usage_body(&v)))
     }
 
     /// `GET /customers/{id}/past_usage`'s body.

@@ -768,13 +768,19 @@ impl Engine {
 
     /// Lago's `GET /customers/{id}/projected_usage` body (`{"customer_projected_usage": …}`).
     pub fn projected_usage(&mut self, query: &Value) -> Result<Value> {
+        let text = self.projected_usage_body(query)?;
+        serde_json::from_str(&text).map_err(|e| Error::BadRequest(e.to_string()))
+    }
+
+    /// [`Engine::projected_usage`] as JSON text (what the JS package parses).
+    pub fn projected_usage_body(&mut self, query: &Value) -> Result<String> {
         let query = UsageQuery::parse(query)?;
         self.observe(query.now);
         if !self.org.premium || !self.org.has_integration("projected_usage") {
             return Err(Error::Forbidden("projected_usage_not_enabled".into()));
         }
         let (customer, subscription) = self.usage_target(&query)?;
-        let usage = self.with_scope(customer, subscription, |scope| {
+        self.with_scope(customer, subscription, |scope| {
             let boundaries = scope.current_period(query.now)?;
             let usage = scope.usage(boundaries, &query.filters, query.apply_taxes)?;
             let ratio = period::proration::period_ratio(
@@ -800,9 +806,12 @@ impl Engine {
                     })
                     .collect(),
             );
-            render::usage_json(&usage, Shape::Projected(&projectors), None)
-        })?;
-        Ok(root("customer_projected_usage", usage))
+            render::usage_text_in(
+                "customer_projected_usage",
+                &usage,
+                Shape::Projected(&projectors),
+            )
+        })
     }
 
     /// Lago's `GET /customers/{id}/past_usage` body (`{"usage_periods": […], "meta": …}`):
@@ -1081,13 +1090,6 @@ fn past_period_json(
         });
     }
     Ok(json)
-}
-
-/// `{key: value}`, moving `value` in (`json!` would copy it through its serializer).
-fn root(key: &str, value: Value) -> Value {
-    let mut out = Map::new();
-    out.insert(key.into(), value);
-    Value::Object(out)
 }
 
 /// Lago's pagination meta (`current_page 0` and `total_pages 0` when nothing matches).
