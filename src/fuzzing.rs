@@ -88,3 +88,12 @@ pub fn charge_properties(data: &[u8]) {
     let _ = crate::rating::price_charge(&request);
     let _ = crate::rating::build_charge_usage(&request);
 }
+
+/// Bytes as a bulk ingestion (NDJSON, a JSON array or CSV), into the fuzzed organisation, then a
+/// current usage so the running states fold what was stored.
+pub fn ingest_text(engine: &mut Engine, data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = engine.ingest_bulk(&text, now());
+    let _ =
+        engine.current_usage(&json!({"external_customer_id": "c", "now": "2025-06-15T00:00:00Z"}));
+}

@@ -31,3 +31,11 @@ fn charge_properties_seeds_do_not_panic() {
         fuzzing::charge_properties(&input);
     }
 }
+
+#[test]
+fn ingest_bulk_seeds_do_not_panic() {
+    let mut engine = fuzzing::organisation();
+    for input in inputs("ingest_bulk") {
+        fuzzing::ingest_text(&mut engine, &input);
+    }
+}
