@@ -55,8 +55,8 @@ use crate::charge_models::prorated_graduated::ProratedEvent;
 use crate::charge_models::Aggregation;
 use crate::domain::event::Event;
 use crate::error::{Error, Result};
+use crate::period::tz::Tz;
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 

@@ -429,7 +429,7 @@ mod tests {
             from: DateTime::from_timestamp(100, 0).unwrap(),
             to: DateTime::from_timestamp(300, 0).unwrap(),
             charges_duration_days: Some(30),
-            timezone: chrono_tz::Tz::UTC,
+            timezone: crate::period::tz::Tz::UTC,
         };
         let rounding = [
             None,

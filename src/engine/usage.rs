@@ -16,9 +16,9 @@ use crate::charge_models::{Aggregation, ChargeModel, Context};
 use crate::error::{Error, Result};
 use crate::fees::{self, Fee, FeeContext};
 use crate::money::{add, div_or_zero, mul, round_half_up, Currency};
+use crate::period::tz::Tz;
 use crate::period::{self, Boundaries, Mode, PeriodInput};
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
 /// The usage filters of Lago's `UsageFilters` (query parameters of the usage endpoints).
