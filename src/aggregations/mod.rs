@@ -391,7 +391,7 @@ pub fn aggregate(events: &[Event], params: &AggregationParams) -> Result<Aggrega
         aggregate_one(&store, params)?
     } else {
         let mut groups = aggregate_groups(&store, params)?;
-        groups.sort_by(|a, b| a.grouped_by.cmp(&b.grouped_by));
+        crate::sort::sort_by(&mut groups, |a, b| a.grouped_by.cmp(&b.grouped_by));
         AggregationResult {
             groups: Some(groups),
             breakdowns: breakdowns(&store, params)?,

@@ -247,7 +247,7 @@ impl Entry {
         if groups.is_empty() {
             groups.push(empty_group(&self.keys));
         }
-        groups.sort_by(|a, b| a.grouped_by.cmp(&b.grouped_by));
+        crate::sort::sort_by(&mut groups, |a, b| a.grouped_by.cmp(&b.grouped_by));
         Ok(AggregationResult {
             aggregation: crate::money::sum(groups.iter().map(|g| g.result.aggregation))?,
             count: groups.iter().map(|g| g.result.count).sum(),

@@ -199,7 +199,7 @@ impl<'a> Scope<'a> {
                 return Err(Error::not_found("charge"));
             }
         } else {
-            charges.sort_by_cached_key(|(_, metric)| metric.name.to_lowercase());
+            crate::sort::sort_by_cached_key(&mut charges, |(_, metric)| metric.name.to_lowercase());
         }
         Ok(charges)
     }
