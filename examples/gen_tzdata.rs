@@ -13,7 +13,7 @@
 //! Format (varint = unsigned LEB128, zigzag for signed values):
 //!
 //! ```text
-//! "TZD1"
+//! "TZD2"
 //! varint name_count, varint table_count
 //! name_count × { u8 len, len bytes (UTF-8), varint table }   // "UTC" first, then sorted
 //! table_count × { varint byte_len, then byte_len bytes:
@@ -21,7 +21,7 @@
 //!     varint transition_count,
 //!     transition_count × { varint time, u8 offset }            // time: zigzag delta from the
 //! }                                                            // previous instant (0 for the first),
-//!                                                              // ×2 in minutes, or ×2+1 in seconds
+//!                                                              // ×2 in quarter hours, or ×2+1 in seconds
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
@@ -165,8 +165,8 @@ fn encode(spans: &Spans) -> Vec<u8> {
     for &(at, o) in &spans.rest {
         let delta = at - prev;
         prev = at;
-        if delta % 60 == 0 {
-            varint(&mut out, zigzag(delta / 60) << 1);
+        if delta % 900 == 0 {
+            varint(&mut out, zigzag(delta / 900) << 1);
         } else {
             varint(&mut out, (zigzag(delta) << 1) | 1);
         }
@@ -203,7 +203,7 @@ fn main() {
 
     let mut tables: Vec<Vec<u8>> = Vec::new();
     let mut table_of: HashMap<Vec<u8>, usize> = HashMap::new();
-    let mut out = b"TZD1".to_vec();
+    let mut out = b"TZD2".to_vec();
     let mut names_part = Vec::new();
     for name in &order {
         let bytes = encode(&by_name[*name]);

@@ -347,7 +347,7 @@ fn unzigzag(v: u64) -> i64 {
 
 fn read_index(data: &'static [u8]) -> Option<Index> {
     let mut r = Reader { bytes: data, at: 0 };
-    if r.take(4)? != b"TZD1" {
+    if r.take(4)? != b"TZD2" {
         return None;
     }
     let name_count = r.size()?;
@@ -398,7 +398,7 @@ fn read_table(bytes: &[u8]) -> Option<Table> {
     for _ in 0..count {
         let code = r.varint()?;
         let delta = if code & 1 == 0 {
-            unzigzag(code >> 1).checked_mul(60)?
+            unzigzag(code >> 1).checked_mul(900)?
         } else {
             unzigzag(code >> 1)
         };
