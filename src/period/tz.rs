@@ -1,7 +1,8 @@
 //! IANA time zones from a compact table: the engine's `Tz`, a drop-in for `chrono_tz::Tz`.
 //!
-//! The table (`tzdata.bin`, about 1/20 of chrono-tz's linked tables) is generated from chrono-tz
-//! by `cargo run --example gen_tzdata` (format in that file); `tests/tz.rs` checks that every name
+//! The table (`tzdata.bin`: 159,250 bytes, 22,624 gzipped; chrono-tz's tables put about 860,000
+//! bytes, 140,000 gzipped, into the `.wasm`) is generated from chrono-tz by
+//! `cargo run --example gen_tzdata` (format in that file); `tests/tz.rs` checks that every name
 //! chrono-tz accepts parses here and gives the same UTC offsets and the same local → UTC results
 //! (`Single`/`Ambiguous`/`None`). Only total UTC offsets are kept (no abbreviations).
 //!
@@ -19,7 +20,7 @@ use chrono::{
 static DATA: &[u8] = include_bytes!("tzdata.bin");
 
 /// An IANA time zone (any name chrono-tz 0.10 accepts, links included, case-sensitive).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tz(u16);
 
 /// The error for a name that is not a known IANA zone.
