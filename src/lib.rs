@@ -25,3 +25,4 @@ pub mod number;
 pub mod pay_in_advance;
 pub mod period;
 pub mod rating;
+pub(crate) mod sort;

@@ -538,7 +538,7 @@ fn a_prorated_result_converts_into_the_prorated_graduated_input() {
         from: at("2023-09-01T00:00:00Z"),
         to: at("2023-09-30T23:59:59Z"),
         charges_duration_days: Some(30),
-        timezone: chrono_tz::Tz::UTC,
+        timezone: usage_calc::period::tz::Tz::UTC,
     };
     let mut params = AggregationParams::new(metric, window);
     params.charge = ChargeSettings {

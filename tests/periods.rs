@@ -7,10 +7,10 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use usage_calc::error::Error;
+use usage_calc::period::tz::Tz;
 use usage_calc::period::{
     self, boundaries, boundaries_json, days_elapsed, period_days_total, period_ratio,
     periods_between, BillingTime, Boundaries, Interval, Mode, PeriodInput,

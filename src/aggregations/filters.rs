@@ -193,8 +193,8 @@ fn identical(child: &FilterValues, matching: &FilterValues) -> bool {
     child.0.iter().all(|(key, values)| {
         let mut a = values.clone();
         let mut b = matching.get(key).unwrap_or(&[]).to_vec();
-        a.sort();
-        b.sort();
+        crate::sort::sort(&mut a);
+        crate::sort::sort(&mut b);
         a == b
     })
 }

@@ -24,8 +24,8 @@ use crate::domain::event::Event;
 use crate::error::{Error, Result};
 use crate::money::round_half_up;
 use crate::number::{decimal_from_json, ruby_decimal, NumError};
+use crate::period::tz::Tz;
 use chrono::{DateTime, SecondsFormat, Utc};
-use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 

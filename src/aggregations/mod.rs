@@ -56,8 +56,8 @@ use crate::charge_models::prorated_graduated::ProratedEvent;
 use crate::charge_models::Aggregation;
 use crate::domain::event::Event;
 use crate::error::{Error, Result};
+use crate::period::tz::Tz;
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
@@ -401,7 +401,7 @@ pub fn aggregate(events: &[Event], params: &AggregationParams) -> Result<Aggrega
         aggregate_one(&store, params)?
     } else {
         let mut groups = aggregate_groups(&store, params)?;
-        groups.sort_by(|a, b| a.grouped_by.cmp(&b.grouped_by));
+        crate::sort::sort_by(&mut groups, |a, b| a.grouped_by.cmp(&b.grouped_by));
         AggregationResult {
             groups: Some(groups),
             breakdowns: breakdowns(&store, params)?,

@@ -8,8 +8,8 @@
 
 use crate::error::{Error, Result};
 use crate::number::parse_decimal_str;
+use crate::period::tz::Tz;
 use chrono::{DateTime, NaiveDate, Offset, TimeZone, Timelike, Utc};
-use chrono_tz::Tz;
 use rust_decimal::{Decimal, RoundingStrategy};
 
 /// Seconds in a day.

@@ -61,7 +61,7 @@ fn scope<'p>(store: &Store<'p>, params: &AggregationParams) -> Select<'p> {
 }
 
 /// Steps 1–3 for one partition (events of one value, in timestamp order).
-fn remaining(ops: &[Op], can_ignore: bool, tz: chrono_tz::Tz) -> Vec<Op> {
+fn remaining(ops: &[Op], can_ignore: bool, tz: crate::period::tz::Tz) -> Vec<Op> {
     let ignored = if can_ignore {
         same_day_ignored(ops, tz)
     } else {
@@ -84,7 +84,7 @@ fn remaining(ops: &[Op], can_ignore: bool, tz: chrono_tz::Tz) -> Vec<Op> {
 
 /// `ignore_remove_events_sql`: a non-add followed, strictly later the same local day, by an
 /// event of another operation. Scans backwards, one timestamp at a time.
-fn same_day_ignored(ops: &[Op], tz: chrono_tz::Tz) -> Vec<bool> {
+fn same_day_ignored(ops: &[Op], tz: crate::period::tz::Tz) -> Vec<bool> {
     let mut ignored = vec![false; ops.len()];
     let mut day: Option<NaiveDate> = None;
     // Operations seen strictly later on `day`, with their counts.
@@ -337,7 +337,7 @@ mod tests {
             op("2024-01-28T01:00:00Z", REMOVE),
             op("2024-01-30T01:00:00Z", ADD),
         ];
-        let kept = remaining(&ops, true, chrono_tz::Tz::UTC);
+        let kept = remaining(&ops, true, crate::period::tz::Tz::UTC);
         let kinds: Vec<(&str, String)> = kept
             .iter()
             .map(|k| (k.operation.as_str(), k.timestamp.format("%d").to_string()))

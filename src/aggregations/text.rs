@@ -151,7 +151,9 @@ fn jsonb_text(value: &Value, out: &mut String) {
         Value::Object(map) => {
             // jsonb keeps object keys sorted by length, then bytewise.
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|(a, _), (b, _)| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+            crate::sort::sort_by(&mut entries, |(a, _), (b, _)| {
+                a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+            });
             out.push('{');
             for (index, (key, item)) in entries.into_iter().enumerate() {
                 if index > 0 {

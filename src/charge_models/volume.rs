@@ -61,7 +61,7 @@ impl Volume {
             "per_unit_amount",
             "invalid_volume_ranges",
         )?;
-        ranges.sort_by_key(|range| range.from_value);
+        crate::sort::sort_by_key(&mut ranges, |range| range.from_value);
         Ok(Volume { ranges })
     }
 

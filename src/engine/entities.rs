@@ -281,7 +281,9 @@ impl Engine {
     /// Every customer, oldest first (render with [`Engine::customer_json`]).
     pub fn customers(&self) -> Vec<&Customer> {
         let mut customers: Vec<&Customer> = self.customers.values().collect();
-        customers.sort_by_key(|c| c.input.get("sequential_id").and_then(Value::as_u64));
+        crate::sort::sort_by_key(&mut customers, |c| {
+            c.input.get("sequential_id").and_then(Value::as_u64)
+        });
         customers
     }
 

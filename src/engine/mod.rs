@@ -609,7 +609,7 @@ impl Engine {
             .filter(|e| query.from.is_none_or(|from| e.timestamp >= from))
             .filter(|e| query.to.is_none_or(|to| e.timestamp <= to))
             .collect();
-        matching.sort_by(|a, b| {
+        crate::sort::sort_by(&mut matching, |a, b| {
             b.timestamp
                 .cmp(&a.timestamp)
                 .then_with(|| a.transaction_id.cmp(&b.transaction_id))

@@ -169,8 +169,8 @@ pub fn period_ratio_json(request: &serde_json::Value) -> Result<serde_json::Valu
         instant("now")?,
     );
     let timezone = match request.get("timezone").and_then(serde_json::Value::as_str) {
-        None => chrono_tz::Tz::UTC,
-        Some(name) => chrono_tz::Tz::from_str(name)
+        None => crate::period::tz::Tz::UTC,
+        Some(name) => crate::period::tz::Tz::from_str(name)
             .map_err(|_| Error::invalid("timezone", "invalid_timezone"))?,
     };
     if to < from {

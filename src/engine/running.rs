@@ -291,7 +291,7 @@ impl Entry {
         if groups.is_empty() {
             groups.push(empty_group(&self.keys));
         }
-        groups.sort_by(|a, b| a.grouped_by.cmp(&b.grouped_by));
+        crate::sort::sort_by(&mut groups, |a, b| a.grouped_by.cmp(&b.grouped_by));
         Ok(AggregationResult {
             aggregation: crate::money::sum(groups.iter().map(|g| g.result.aggregation))?,
             count: groups.iter().map(|g| g.result.count).sum(),
@@ -484,7 +484,7 @@ mod tests {
             from: DateTime::from_timestamp(100, 0).unwrap(),
             to: DateTime::from_timestamp(300, 0).unwrap(),
             charges_duration_days: Some(30),
-            timezone: chrono_tz::Tz::UTC,
+            timezone: crate::period::tz::Tz::UTC,
         };
         let rounding = [
             None,

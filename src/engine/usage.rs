@@ -16,9 +16,9 @@ use crate::charge_models::{Aggregation, ChargeModel, Context};
 use crate::error::{Error, Result};
 use crate::fees::{self, Fee, FeeContext};
 use crate::money::{add, div_or_zero, mul, round_half_up, Currency};
+use crate::period::tz::Tz;
 use crate::period::{self, Boundaries, Mode, PeriodInput};
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
 /// The usage filters of Lago's `UsageFilters` (query parameters of the usage endpoints).
@@ -199,7 +199,7 @@ impl<'a> Scope<'a> {
                 return Err(Error::not_found("charge"));
             }
         } else {
-            charges.sort_by_cached_key(|(_, metric)| metric.name.to_lowercase());
+            crate::sort::sort_by_cached_key(&mut charges, |(_, metric)| metric.name.to_lowercase());
         }
         Ok(charges)
     }

@@ -25,8 +25,8 @@
 
 use std::str::FromStr;
 
+use crate::period::tz::Tz;
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use serde_json::{json, Map, Value};
 
 use super::boundaries::truncate_to_second;

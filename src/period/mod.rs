@@ -29,10 +29,11 @@ pub mod boundaries;
 pub mod interval;
 pub mod json;
 pub mod proration;
+pub mod tz;
 pub mod zone;
 
+use crate::period::tz::Tz;
 use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Tz;
 
 use crate::error::{Error, Result};
 

@@ -20,8 +20,8 @@
 
 use std::str::FromStr;
 
+use crate::period::tz::Tz;
 use chrono::{DateTime, Offset, TimeDelta, TimeZone, Timelike, Utc};
-use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
 use super::boundaries::truncate_to_second;

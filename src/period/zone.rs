@@ -7,10 +7,10 @@
 //! a wall-clock time that does not exist (a spring-forward gap) is moved forward one hour at a
 //! time until it does; an ambiguous one (fall back) takes the earlier instant, the DST reading.
 
+use crate::period::tz::Tz;
 use chrono::{
     DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc,
 };
-use chrono_tz::Tz;
 
 use crate::error::{Error, Result};
 

@@ -1,0 +1,152 @@
+//! Stable sorting through one shared, non-generic merge sort, for code size.
+//!
+//! Every `slice::sort_by` call with its own element type and closure gets its own copy of the
+//! standard library's driftsort (3–6 KB of WebAssembly each). The sorts that are not on a hot path
+//! go through here instead: the order is computed once on indices by [`stable_order`] (a single
+//! copy in the binary, the comparison behind a `dyn`), then applied by swaps. A stable sort's
+//! result is fully determined by the comparison, so these give exactly what `sort_by`,
+//! `sort_by_key`, `sort` and `sort_by_cached_key` give. Hot sorts (ingestion, running aggregates,
+//! the event walk) keep the standard library's.
+
+use std::cmp::Ordering;
+
+/// As `v.sort_by(compare)`.
+pub fn sort_by<T>(v: &mut [T], mut compare: impl FnMut(&T, &T) -> Ordering) {
+    let order = {
+        let items: &[T] = v;
+        stable_order(
+            items.len(),
+            &mut |a, b| match (items.get(a), items.get(b)) {
+                (Some(x), Some(y)) => compare(x, y),
+                _ => Ordering::Equal,
+            },
+        )
+    };
+    permute(v, order);
+}
+
+/// As `v.sort_by_key(key)`.
+pub fn sort_by_key<T, K: Ord>(v: &mut [T], mut key: impl FnMut(&T) -> K) {
+    sort_by(v, |a, b| key(a).cmp(&key(b)));
+}
+
+/// As `v.sort()`.
+pub fn sort<T: Ord>(v: &mut [T]) {
+    sort_by(v, T::cmp);
+}
+
+/// As `v.sort_by_cached_key(key)`: each key computed once.
+pub fn sort_by_cached_key<T, K: Ord>(v: &mut [T], key: impl FnMut(&T) -> K) {
+    let keys: Vec<K> = v.iter().map(key).collect();
+    let order = stable_order(keys.len(), &mut |a, b| match (keys.get(a), keys.get(b)) {
+        (Some(x), Some(y)) => x.cmp(y),
+        _ => Ordering::Equal,
+    });
+    permute(v, order);
+}
+
+/// The stable order of `0..n` under `compare` (bottom-up merge sort): position `k` of the result
+/// is the index of the item that belongs at `k`.
+fn stable_order(n: usize, compare: &mut dyn FnMut(usize, usize) -> Ordering) -> Vec<usize> {
+    let mut src: Vec<usize> = (0..n).collect();
+    let mut dst = src.clone();
+    let mut width = 1usize;
+    while width < n {
+        let mut start = 0;
+        while start < n {
+            let mid = start.saturating_add(width).min(n);
+            let end = mid.saturating_add(width).min(n);
+            let (mut i, mut j) = (start, mid);
+            for slot in dst.iter_mut().take(end).skip(start) {
+                let take_left = match (src.get(i), src.get(j)) {
+                    (Some(&left), Some(&right)) if i < mid && j < end => {
+                        compare(left, right) != Ordering::Greater
+                    }
+                    _ => i < mid,
+                };
+                let from = if take_left { &mut i } else { &mut j };
+                if let Some(&index) = src.get(*from) {
+                    *slot = index;
+                }
+                *from += 1;
+            }
+            start = end;
+        }
+        std::mem::swap(&mut src, &mut dst);
+        width = width.saturating_mul(2);
+    }
+    src
+}
+
+/// Moves the item at `order[k]` to `k` for every `k` (a permutation of `0..v.len()`), by
+/// following its cycles.
+fn permute<T>(v: &mut [T], mut order: Vec<usize>) {
+    for start in 0..order.len() {
+        let mut k = start;
+        while let Some(from) = order.get(k).copied() {
+            if let Some(done) = order.get_mut(k) {
+                *done = k;
+            }
+            if from == start || from >= v.len() || k >= v.len() {
+                break;
+            }
+            v.swap(k, from);
+            k = from;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small fixed-seed generator (xorshift).
+    fn numbers(seed: u64, n: usize, modulo: u64) -> Vec<u64> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x % modulo
+            })
+            .collect()
+    }
+
+    #[test]
+    fn same_result_as_the_standard_stable_sorts() {
+        for (seed, n, modulo) in [(1, 0, 5), (2, 1, 5), (3, 2, 2), (4, 17, 4), (5, 1000, 10)] {
+            // (key, original position): equal keys must keep their order.
+            let items: Vec<(u64, usize)> = numbers(seed, n, modulo)
+                .into_iter()
+                .enumerate()
+                .map(|(i, k)| (k, i))
+                .collect();
+            let mut ours = items.clone();
+            sort_by_key(&mut ours, |&(k, _)| k);
+            let mut theirs = items.clone();
+            theirs.sort_by_key(|&(k, _)| k);
+            assert_eq!(ours, theirs);
+
+            let mut ours = items.clone();
+            sort_by(&mut ours, |a, b| {
+                b.0.cmp(&a.0).then(a.1.cmp(&b.1).reverse())
+            });
+            let mut theirs = items.clone();
+            theirs.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1).reverse()));
+            assert_eq!(ours, theirs);
+
+            let mut ours = items.clone();
+            sort_by_cached_key(&mut ours, |&(k, _)| k % 3);
+            let mut theirs = items.clone();
+            theirs.sort_by_cached_key(|&(k, _)| k % 3);
+            assert_eq!(ours, theirs);
+
+            let mut ours: Vec<String> = items.iter().map(|(k, _)| k.to_string()).collect();
+            let mut theirs = ours.clone();
+            sort(&mut ours);
+            theirs.sort();
+            assert_eq!(ours, theirs);
+        }
+    }
+}
