@@ -578,7 +578,7 @@ mod tests {
             from: DateTime::from_timestamp(0, 0).unwrap(),
             to: DateTime::from_timestamp(1_000, 0).unwrap(),
             charges_duration_days: Some(30),
-            timezone: chrono_tz::Tz::UTC,
+            timezone: crate::period::tz::Tz::UTC,
         };
         let metric = BillableMetric {
             aggregation_type: AggregationType::Sum,
