@@ -51,14 +51,14 @@ fn aggregation(input: &Map<String, Value>) -> Result<Value> {
     let metric = metric(object(input, "metric")?)?;
     let window = window(input)?;
     let mut params = AggregationParams::new(metric, window);
-    params.filter = if input.contains_key("charge_filters") {
+    params.filter = std::sync::Arc::new(if input.contains_key("charge_filters") {
         bucket(input)?
     } else {
         EventFilter {
             matching: filter_values(input.get("matching_filters"), "matching_filters")?,
             ignored: filter_list(input.get("ignored_filters"), "ignored_filters")?,
         }
-    };
+    });
     params.grouped_by = match input.get("grouped_by") {
         Some(keys) => strings(Some(keys), "grouped_by")?,
         None => strings(input.get("pricing_group_keys"), "pricing_group_keys")?,

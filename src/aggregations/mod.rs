@@ -60,6 +60,7 @@ use crate::period::tz::Tz;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Events in one aggregation call: bounds the work of a request (Lago pages through millions).
 pub const EVENTS_MAX: usize = 10_000_000;
@@ -207,11 +208,11 @@ pub struct CachedAggregation {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AggregationParams {
     /// The billable metric.
-    pub metric: BillableMetric,
+    pub metric: Arc<BillableMetric>,
     /// The window.
     pub window: Window,
     /// The bucket (charge filter or default) the events must belong to.
-    pub filter: EventFilter,
+    pub filter: Arc<EventFilter>,
     /// Pricing group keys (`pricing_group_keys` / `grouped_by`): one result per distinct tuple.
     pub grouped_by: Vec<String>,
     /// Restrict to one group (`grouped_by_values`, pay-in-advance and `group[k]=v` filters).
@@ -251,11 +252,11 @@ pub struct PayInAdvanceEvent {
 
 impl AggregationParams {
     /// Parameters for `metric` over `window`: default bucket, no grouping, in-arrears invoicing.
-    pub fn new(metric: BillableMetric, window: Window) -> Self {
+    pub fn new(metric: impl Into<Arc<BillableMetric>>, window: Window) -> Self {
         AggregationParams {
-            metric,
+            metric: metric.into(),
             window,
-            filter: EventFilter::default(),
+            filter: Arc::default(),
             grouped_by: Vec::new(),
             grouped_by_values: None,
             presentation_by: Vec::new(),

@@ -188,7 +188,8 @@ pub struct Metric {
     /// Lago's aggregation name (`sum_agg`, …).
     pub aggregation_name: String,
     /// What the aggregations need.
-    pub metric: BillableMetric,
+    /// Shared with every query's aggregation parameters (cloned per bucket and query).
+    pub metric: std::sync::Arc<BillableMetric>,
     /// The JSON it was built from.
     pub input: Map<String, Value>,
 }
@@ -230,7 +231,7 @@ impl Metric {
             name: name.unwrap_or_else(|| code.clone()),
             code,
             aggregation_name: aggregation_name.unwrap_or_default(),
-            metric,
+            metric: std::sync::Arc::new(metric),
             input: input.clone(),
         })
     }
@@ -257,7 +258,7 @@ pub struct ChargeFilterDef {
 pub struct BucketRule {
     /// The bucket's events: the filter's values with `__ALL_FILTER_VALUES__` expanded to the
     /// metric's declared values, and the more specific filters left out.
-    pub events: EventFilter,
+    pub events: std::sync::Arc<EventFilter>,
     /// `presentation_group_keys` of the bucket's properties.
     pub presentation_by: Vec<String>,
 }
@@ -515,7 +516,11 @@ fn bucket_rules(
     targets
         .enumerate()
         .map(|(index, filter)| BucketRule {
-            events: matching_and_ignored(&metric.metric.filters, &rules, filter.map(|_| index)),
+            events: std::sync::Arc::new(matching_and_ignored(
+                &metric.metric.filters,
+                &rules,
+                filter.map(|_| index),
+            )),
             presentation_by: fields::presentation_keys(
                 filter.map_or(charge_properties, |f| &f.properties),
             ),

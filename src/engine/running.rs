@@ -116,7 +116,7 @@ impl OrderedValues {
 struct Entry {
     code: String,
     field: String,
-    filter: EventFilter,
+    filter: std::sync::Arc<EventFilter>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     /// Events of the subscription and code seen so far (the next one's ingestion sequence).
@@ -524,7 +524,7 @@ mod tests {
                     }
                     // (The per-event case reads every cloud: its values arrive out of order.)
                     if grouped_by.is_empty() && !per_event {
-                        params.filter.matching =
+                        std::sync::Arc::make_mut(&mut params.filter).matching =
                             FilterValues(vec![("cloud".into(), vec!["aws".into()])]);
                     }
                     params.grouped_by = grouped_by.clone();

@@ -297,10 +297,13 @@ impl<'a> Scope<'a> {
         let targets = charge.filters.iter().map(Some).chain(std::iter::once(None));
         for (index, (filter, rule)) in targets.zip(&charge.buckets).enumerate() {
             let model = filter.map_or(&charge.model, |f| &f.model);
-            let mut params = AggregationParams::new(metric.metric.clone(), *window);
-            params.filter = rule.events.clone();
+            let mut params = AggregationParams::new(std::sync::Arc::clone(&metric.metric), *window);
+            params.filter = std::sync::Arc::clone(&rule.events);
             if let Some(group) = &filters.group {
-                restrict(&mut params.filter.matching, group);
+                restrict(
+                    &mut std::sync::Arc::make_mut(&mut params.filter).matching,
+                    group,
+                );
             }
             if !filters.skip_grouping {
                 params.grouped_by = charge.group_keys.clone();
