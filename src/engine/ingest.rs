@@ -36,6 +36,7 @@
 //! line costs the event's own allocations (3 ids, the properties map, its keys and values) plus
 //! serde_json's buffer for the timestamp's digits.
 
+use super::fast_hash::FastHasher;
 use crate::aggregations::EVENTS_MAX;
 use crate::domain::event::Event;
 use crate::error::{Error, ErrorDetails, Result};
@@ -48,7 +49,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 use std::fmt;
-use std::hash::{DefaultHasher, Hasher};
+use std::hash::Hasher;
 
 /// Lago's default batch size (LAGO_EVENTS_BATCH_MAX_LENGTH).
 pub const BATCH_MAX: usize = 100;
@@ -652,9 +653,10 @@ impl<'a> Collector<'a> {
     }
 }
 
-/// 64 bits of SipHash (fixed keys: deterministic) over the key; `0xff` never occurs in UTF-8.
+/// 64 bits of a fast hash over the key (equal fingerprints are then compared by their keys);
+/// `0xff` never occurs in UTF-8.
 fn fingerprint(subscription: &str, transaction: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
+    let mut hasher = FastHasher::default();
     hasher.write(subscription.as_bytes());
     hasher.write_u8(0xff);
     hasher.write(transaction.as_bytes());

@@ -12,6 +12,7 @@
 
 pub mod coupons;
 pub mod entities;
+mod fast_hash;
 pub mod ingest;
 pub mod model;
 pub mod projection;

@@ -4,13 +4,14 @@
 //! transaction_id)`; here each subscription id keeps the set of its transaction ids. Ordered maps
 //! keep exports deterministic.
 
+use super::fast_hash::FastBuild;
 use crate::domain::event::Event;
 use std::collections::{BTreeMap, HashSet};
 
 /// The events of one `external_subscription_id`.
 #[derive(Debug, Clone, Default)]
 struct SubscriptionEvents {
-    transaction_ids: HashSet<String>,
+    transaction_ids: HashSet<String, FastBuild>,
     by_code: BTreeMap<String, Vec<Event>>,
 }
 
