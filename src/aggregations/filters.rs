@@ -28,7 +28,7 @@
 //! Incremental use: matching is a pure per-event predicate ([`EventFilter::matches`]), so the
 //! engine can route each incoming event to its buckets once.
 
-use super::text::property_text;
+use super::text::property_str;
 use serde_json::{Map, Value};
 
 /// The sentinel a charge filter value uses to mean "every value the metric declares".
@@ -90,7 +90,7 @@ impl EventFilter {
     /// True when the event with these properties belongs to the bucket.
     pub fn matches(&self, properties: &Map<String, Value>) -> bool {
         let matched = self.matching.0.iter().all(|(key, values)| {
-            property_text(properties, key).is_some_and(|text| values.contains(&text))
+            property_str(properties, key).is_some_and(|text| values.iter().any(|v| *v == *text))
         });
         matched
             && !self
@@ -111,8 +111,8 @@ fn clause_matches(clause: &FilterValues, properties: &Map<String, Value>) -> boo
         return false;
     }
     keys.all(|(key, values)| {
-        let text = property_text(properties, key).unwrap_or_default();
-        values.contains(&text)
+        let text = property_str(properties, key).unwrap_or_default();
+        values.iter().any(|v| *v == *text)
     })
 }
 

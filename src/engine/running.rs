@@ -184,8 +184,8 @@ impl Entry {
             .iter()
             .map(|k| text::property_text(&event.properties, k))
             .collect();
-        let fresh = self.initial.fresh();
-        let state = self.states.entry(key).or_insert(fresh);
+        let initial = &self.initial;
+        let state = self.states.entry(key).or_insert_with(|| initial.fresh());
         match (state, value) {
             (State::Count(state), _) => state.add(),
             (State::UniqueCount(state), _) => {
