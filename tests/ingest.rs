@@ -74,7 +74,7 @@ fn it_reads_a_full_event() {
     assert_eq!(parsed.code, "api_calls");
     assert_eq!(parsed.timestamp, at("2025-07-01T00:00:00Z"));
     assert_eq!(
-        Value::Object(parsed.properties.clone()),
+        Value::Object(parsed.properties.to_map()),
         j(r#"{"region": "eu", "value": "12.5", "n": 1.50}"#)
     );
     assert_eq!(parsed.property_text("n").as_deref(), Some("1.50"));
@@ -554,7 +554,7 @@ fn it_reads_ndjson_skipping_blank_lines() {
     assert_eq!(events[0].external_subscription_id, "sub_1");
     assert_eq!(events[0].timestamp, at("2025-07-01T00:00:00Z"));
     assert_eq!(
-        Value::Object(events[0].properties.clone()),
+        Value::Object(events[0].properties.to_map()),
         json!({"region": "eu", "value": "12.5"})
     );
     assert_eq!(events[1].timestamp, at("2025-07-01T00:00:00.5Z"));

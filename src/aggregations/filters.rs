@@ -29,7 +29,7 @@
 //! engine can route each incoming event to its buckets once.
 
 use super::text::property_str;
-use serde_json::{Map, Value};
+use crate::domain::event::PropertyLookup;
 
 /// The sentinel a charge filter value uses to mean "every value the metric declares".
 pub const ALL_FILTER_VALUES: &str = "__ALL_FILTER_VALUES__";
@@ -88,7 +88,7 @@ pub struct EventFilter {
 
 impl EventFilter {
     /// True when the event with these properties belongs to the bucket.
-    pub fn matches(&self, properties: &Map<String, Value>) -> bool {
+    pub fn matches<P: PropertyLookup + ?Sized>(&self, properties: &P) -> bool {
         let matched = self.matching.0.iter().all(|(key, values)| {
             property_str(properties, key).is_some_and(|text| values.iter().any(|v| *v == *text))
         });
@@ -101,7 +101,7 @@ impl EventFilter {
 }
 
 /// One ignored clause (`coalesce(properties->>key, '') IN (values)` over its non-empty keys).
-fn clause_matches(clause: &FilterValues, properties: &Map<String, Value>) -> bool {
+fn clause_matches<P: PropertyLookup + ?Sized>(clause: &FilterValues, properties: &P) -> bool {
     let mut keys = clause
         .0
         .iter()

@@ -349,7 +349,7 @@ fn event(index: usize, item: &Map<String, Value>) -> Result<Event> {
             .unwrap_or_default(),
         code: item.get("code").map(scalar_text).unwrap_or_default(),
         timestamp: instant(item.get("timestamp"), "timestamp")?,
-        properties,
+        properties: properties.into(),
         precise_total_amount_cents: precise,
     })
 }

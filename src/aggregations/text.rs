@@ -15,9 +15,10 @@
 //! The numeric check of sum, max, latest and weighted sum is the regular expression
 //! `^-?\d+(\.\d+)?$` on that text ([`is_numeric_text`]).
 
+use crate::domain::event::PropertyLookup;
 use crate::error::{Error, Result};
 use rust_decimal::Decimal;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::borrow::Cow;
 use std::str::FromStr;
 
@@ -26,13 +27,16 @@ use std::str::FromStr;
 const EXPONENT_REWRITE_MAX: i64 = 1_000;
 
 /// `properties->>'key'`: the text of one property, `None` for SQL `NULL`.
-pub fn property_text(properties: &Map<String, Value>, key: &str) -> Option<String> {
+pub fn property_text<P: PropertyLookup + ?Sized>(properties: &P, key: &str) -> Option<String> {
     property_str(properties, key).map(Cow::into_owned)
 }
 
 /// [`property_text`] borrowed when the value is a string (the usual case: no copy per event).
-pub fn property_str<'a>(properties: &'a Map<String, Value>, key: &str) -> Option<Cow<'a, str>> {
-    match properties.get(key)? {
+pub fn property_str<'a, P: PropertyLookup + ?Sized>(
+    properties: &'a P,
+    key: &str,
+) -> Option<Cow<'a, str>> {
+    match properties.property(key)? {
         Value::String(text) => Some(Cow::Borrowed(text)),
         value => json_text(value).map(Cow::Owned),
     }
@@ -103,7 +107,10 @@ fn small_numeric(text: &str) -> Option<Decimal> {
 }
 
 /// The text of a property value when it is numeric, as sum/max/latest/weighted sum select it.
-pub fn numeric_value(properties: &Map<String, Value>, key: &str) -> Result<Option<Decimal>> {
+pub fn numeric_value<P: PropertyLookup + ?Sized>(
+    properties: &P,
+    key: &str,
+) -> Result<Option<Decimal>> {
     match property_str(properties, key) {
         Some(text) if is_numeric_text(&text) => parse_numeric(&text, key).map(Some),
         _ => Ok(None),

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 /// One usage event of a subscription.
@@ -16,7 +17,7 @@ pub struct Event {
     /// When it happened (UTC; Lago takes Unix seconds, possibly fractional).
     pub timestamp: DateTime<Utc>,
     /// Free-form properties; Lago reads each value as text.
-    pub properties: Map<String, Value>,
+    pub properties: Properties,
     /// The event's own price in cents (dynamic charges).
     pub precise_total_amount_cents: Option<Decimal>,
 }
@@ -31,5 +32,98 @@ impl Event {
             Value::Bool(flag) => Some(flag.to_string()),
             _ => None,
         }
+    }
+}
+
+/// An event's properties: each key once, in the order they came (as the JSON object printed
+/// back). A boxed slice searched in order rather than a hash map: an event has a few
+/// properties, and a map's index table, hashing and spare capacity cost more memory and time
+/// per stored event than the search (an event with very many properties pays a linear search
+/// per key read).
+#[derive(Debug, Clone, Default)]
+pub struct Properties(Box<[(Box<str>, Value)]>);
+
+impl Properties {
+    /// No property.
+    pub fn new() -> Self {
+        Properties::default()
+    }
+
+    /// Pairs whose keys the caller checked are distinct.
+    pub(crate) fn from_distinct(pairs: Vec<(Box<str>, Value)>) -> Self {
+        Properties(pairs.into_boxed_slice())
+    }
+
+    /// The value of a key.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().find(|(k, _)| **k == *key).map(|(_, v)| v)
+    }
+
+    /// Number of properties.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when there is no property.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The properties in their order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0.iter().map(|(k, v)| (&**k, v))
+    }
+
+    /// As a JSON object.
+    pub fn to_map(&self) -> Map<String, Value> {
+        self.iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+}
+
+impl From<Map<String, Value>> for Properties {
+    fn from(map: Map<String, Value>) -> Self {
+        Properties::from_distinct(
+            map.into_iter()
+                .map(|(k, v)| (k.into_boxed_str(), v))
+                .collect(),
+        )
+    }
+}
+
+/// As a JSON object's equality: the same keys with the same values, in any order.
+impl PartialEq for Properties {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
+/// As the JSON object, keys in their order.
+impl Serialize for Properties {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.len()))?;
+        for (key, value) in self.iter() {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+/// Where a property is read from: an event's [`Properties`] or a JSON object.
+pub trait PropertyLookup {
+    /// The value of a key.
+    fn property(&self, key: &str) -> Option<&Value>;
+}
+
+impl PropertyLookup for Properties {
+    fn property(&self, key: &str) -> Option<&Value> {
+        self.get(key)
+    }
+}
+
+impl PropertyLookup for Map<String, Value> {
+    fn property(&self, key: &str) -> Option<&Value> {
+        self.get(key)
     }
 }

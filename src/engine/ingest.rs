@@ -38,7 +38,7 @@
 
 use super::fast_hash::FastHasher;
 use crate::aggregations::EVENTS_MAX;
-use crate::domain::event::Event;
+use crate::domain::event::{Event, Properties};
 use crate::error::{Error, ErrorDetails, Result};
 use crate::limits::REQUEST_BYTES_MAX;
 use crate::number::{parse_decimal_str, ruby_decimal, NumError};
@@ -194,6 +194,8 @@ enum RawProperties<'a> {
     Missing,
     Null,
     Object(Cow<'a, Map<String, Value>>),
+    /// Read by the fast reader, keys checked distinct.
+    Ready(Properties),
     Other,
 }
 
@@ -278,8 +280,9 @@ fn validate(raw: RawEvent<'_>, now: DateTime<Utc>) -> std::result::Result<Event,
     let code = required_text(raw.code);
     let timestamp = event_timestamp(&raw.timestamp, now);
     let properties = match raw.properties {
-        RawProperties::Missing | RawProperties::Null => Ok(Cow::Owned(Map::new())),
-        RawProperties::Object(map) => Ok(map),
+        RawProperties::Missing | RawProperties::Null => Ok(Properties::new()),
+        RawProperties::Object(map) => Ok(Properties::from(map.into_owned())),
+        RawProperties::Ready(properties) => Ok(properties),
         RawProperties::Other => Err("value_is_invalid"),
     };
     let precise_total_amount_cents = amount_cents(&raw.precise_total_amount_cents);
@@ -303,7 +306,7 @@ fn validate(raw: RawEvent<'_>, now: DateTime<Utc>) -> std::result::Result<Event,
             external_subscription_id: subscription.into_owned(),
             code: code.into_owned(),
             timestamp,
-            properties: properties.into_owned(),
+            properties,
             precise_total_amount_cents: cents,
         }),
         (transaction_id, subscription, code, timestamp, properties, cents) => {
@@ -911,6 +914,9 @@ fn fast_event(line: &str) -> Option<RawEvent<'_>> {
     (cursor.at == line.len()).then_some(raw)
 }
 
+/// Properties the fast reader takes in one event.
+const FAST_PROPERTIES_MAX: usize = 16;
+
 /// A position in one line.
 struct Cursor<'a> {
     text: &'a str,
@@ -1006,13 +1012,14 @@ impl<'a> Cursor<'a> {
         found.then_some(())
     }
 
-    /// `properties`: null, or a flat object built as the map serde builds.
+    /// `properties`: null, or a flat object of at most [`FAST_PROPERTIES_MAX`] keys, as serde
+    /// reads it.
     fn properties(&mut self) -> Option<RawProperties<'a>> {
         if self.peek()? == b'n' {
             return self.literal("null").map(|()| RawProperties::Null);
         }
         self.expect(b'{')?;
-        let mut map = Map::new();
+        let mut pairs: Vec<(Box<str>, Value)> = Vec::new();
         if !self.eat(b'}') {
             loop {
                 let key = self.string()?;
@@ -1025,17 +1032,19 @@ impl<'a> Cursor<'a> {
                     b'n' => self.literal("null").map(|()| Value::Null)?,
                     _ => return None,
                 };
-                // A repeated key: serde keeps the last value at the first position; left to it.
-                if map.insert(key.to_string(), value).is_some() {
+                // A repeated key (serde keeps the last value at the first position) and many keys
+                // (the search for repeats grows with their square) are left to serde.
+                if pairs.len() >= FAST_PROPERTIES_MAX || pairs.iter().any(|(k, _)| **k == *key) {
                     return None;
                 }
+                pairs.push((key.into(), value));
                 if !self.eat(b',') {
                     self.expect(b'}')?;
                     break;
                 }
             }
         }
-        Some(RawProperties::Object(Cow::Owned(map)))
+        Some(RawProperties::Ready(Properties::from_distinct(pairs)))
     }
 }
 

@@ -390,7 +390,7 @@ mod tests {
             external_subscription_id: "s".into(),
             code: "m".into(),
             timestamp: DateTime::from_timestamp(seconds, 0).unwrap(),
-            properties: properties.as_object().unwrap().clone(),
+            properties: properties.as_object().unwrap().clone().into(),
             precise_total_amount_cents: None,
         }
     }
