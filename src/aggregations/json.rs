@@ -346,8 +346,9 @@ fn event(index: usize, item: &Map<String, Value>) -> Result<Event> {
         external_subscription_id: item
             .get("external_subscription_id")
             .map(scalar_text)
-            .unwrap_or_default(),
-        code: item.get("code").map(scalar_text).unwrap_or_default(),
+            .unwrap_or_default()
+            .into(),
+        code: item.get("code").map(scalar_text).unwrap_or_default().into(),
         timestamp: instant(item.get("timestamp"), "timestamp")?,
         properties: properties.into(),
         precise_total_amount_cents: precise,

@@ -4,16 +4,17 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// One usage event of a subscription.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// Unique per subscription (deduplication key with `external_subscription_id`).
     pub transaction_id: String,
-    /// The subscription it belongs to.
-    pub external_subscription_id: String,
-    /// The billable metric's code.
-    pub code: String,
+    /// The subscription it belongs to (shared by the events of a request that name it).
+    pub external_subscription_id: Arc<str>,
+    /// The billable metric's code (shared likewise).
+    pub code: Arc<str>,
     /// When it happened (UTC; Lago takes Unix seconds, possibly fractional).
     pub timestamp: DateTime<Utc>,
     /// Free-form properties; Lago reads each value as text.
@@ -39,9 +40,9 @@ impl Event {
 /// back). A boxed slice searched in order rather than a hash map: an event has a few
 /// properties, and a map's index table, hashing and spare capacity cost more memory and time
 /// per stored event than the search (an event with very many properties pays a linear search
-/// per key read).
+/// per key read). Keys are shared text: the events of a request repeat the same few.
 #[derive(Debug, Clone, Default)]
-pub struct Properties(Box<[(Box<str>, Value)]>);
+pub struct Properties(Box<[(Arc<str>, Value)]>);
 
 impl Properties {
     /// No property.
@@ -50,7 +51,7 @@ impl Properties {
     }
 
     /// Pairs whose keys the caller checked are distinct.
-    pub(crate) fn from_distinct(pairs: Vec<(Box<str>, Value)>) -> Self {
+    pub(crate) fn from_distinct(pairs: Vec<(Arc<str>, Value)>) -> Self {
         Properties(pairs.into_boxed_slice())
     }
 
@@ -84,11 +85,7 @@ impl Properties {
 
 impl From<Map<String, Value>> for Properties {
     fn from(map: Map<String, Value>) -> Self {
-        Properties::from_distinct(
-            map.into_iter()
-                .map(|(k, v)| (k.into_boxed_str(), v))
-                .collect(),
-        )
+        Properties::from_distinct(map.into_iter().map(|(k, v)| (Arc::from(k), v)).collect())
     }
 }
 

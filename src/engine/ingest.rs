@@ -36,7 +36,7 @@
 //! line costs the event's own allocations (3 ids, the properties map, its keys and values) plus
 //! serde_json's buffer for the timestamp's digits.
 
-use super::fast_hash::FastHasher;
+use super::fast_hash::{FastBuild, FastHasher};
 use crate::aggregations::EVENTS_MAX;
 use crate::domain::event::{Event, Properties};
 use crate::error::{Error, ErrorDetails, Result};
@@ -48,8 +48,10 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 use std::hash::Hasher;
+use std::sync::Arc;
 
 /// Lago's default batch size (LAGO_EVENTS_BATCH_MAX_LENGTH).
 pub const BATCH_MAX: usize = 100;
@@ -74,7 +76,8 @@ pub fn parse_event(value: &Value, now: DateTime<Utc>) -> Result<Event> {
     let object = value
         .as_object()
         .ok_or_else(|| Error::BadRequest("the event must be a JSON object".to_string()))?;
-    validate(RawEvent::from_map(object), now).map_err(|(details, _)| Error::Validation(details))
+    validate(RawEvent::from_map(object), now, &mut Interner::default())
+        .map_err(|(details, _)| Error::Validation(details))
 }
 
 /// A batch (the inner `events` array value): all-or-nothing. Empty → Error::invalid("events","no_events");
@@ -152,12 +155,12 @@ pub fn event_json(
     created_at: Option<DateTime<Utc>>,
 ) -> Value {
     let external_subscription_id =
-        Some(event.external_subscription_id.as_str()).filter(|id| !id.is_empty());
+        Some(&*event.external_subscription_id).filter(|id| !id.is_empty());
     json!({
         "lago_id": lago_id,
         "transaction_id": event.transaction_id,
         "lago_customer_id": null,
-        "code": event.code,
+        "code": &*event.code,
         "timestamp": event.timestamp.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         "precise_total_amount_cents": event.precise_total_amount_cents.map(ruby_decimal),
         "properties": event.properties,
@@ -274,14 +277,18 @@ type Key<'a> = (Cow<'a, str>, Cow<'a, str>);
 type Failure<'a> = (ErrorDetails, Option<Key<'a>>);
 
 /// Applies every rule to one event (duplicates are the collector's business).
-fn validate(raw: RawEvent<'_>, now: DateTime<Utc>) -> std::result::Result<Event, Failure<'_>> {
+fn validate<'a>(
+    raw: RawEvent<'a>,
+    now: DateTime<Utc>,
+    interner: &mut Interner,
+) -> std::result::Result<Event, Failure<'a>> {
     let transaction_id = required_text(raw.transaction_id);
     let external_subscription_id = optional_text(raw.external_subscription_id);
     let code = required_text(raw.code);
     let timestamp = event_timestamp(&raw.timestamp, now);
     let properties = match raw.properties {
         RawProperties::Missing | RawProperties::Null => Ok(Properties::new()),
-        RawProperties::Object(map) => Ok(Properties::from(map.into_owned())),
+        RawProperties::Object(map) => Ok(interner.properties(map.into_owned())),
         RawProperties::Ready(properties) => Ok(properties),
         RawProperties::Other => Err("value_is_invalid"),
     };
@@ -303,8 +310,8 @@ fn validate(raw: RawEvent<'_>, now: DateTime<Utc>) -> std::result::Result<Event,
             Ok(cents),
         ) => Ok(Event {
             transaction_id: transaction_id.into_owned(),
-            external_subscription_id: subscription.into_owned(),
-            code: code.into_owned(),
+            external_subscription_id: interner.get(&subscription),
+            code: interner.get(&code),
             timestamp,
             properties,
             precise_total_amount_cents: cents,
@@ -493,6 +500,8 @@ fn exponent_value(text: &[u8]) -> Option<i64> {
 /// failed items). Random probes into a large set cost more than the sort at bulk sizes.
 struct Collector<'a> {
     now: DateTime<Utc>,
+    /// The request's subscription ids, codes and property keys.
+    interner: Interner,
     /// The valid events, in order (kept after a failure too: duplicates are checked on them).
     events: Vec<Event>,
     /// The failed items, by ascending index.
@@ -511,6 +520,7 @@ impl<'a> Collector<'a> {
     fn new(now: DateTime<Utc>, capacity: usize) -> Self {
         Collector {
             now,
+            interner: Interner::default(),
             events: Vec::with_capacity(capacity),
             errors: Vec::new(),
             failed_keys: Vec::new(),
@@ -522,7 +532,7 @@ impl<'a> Collector<'a> {
 
     fn push(&mut self, item: Item<'a>) {
         let outcome = match item {
-            Item::Event(raw) => validate(raw, self.now),
+            Item::Event(raw) => validate(raw, self.now, &mut self.interner),
             Item::NotObject => Err((single("event", "invalid_type"), None)),
         };
         self.record(outcome);
@@ -692,7 +702,10 @@ fn read_lines<'a>(text: &'a str, collector: &mut Collector<'a>, fast: bool) {
         if line.is_empty() {
             continue;
         }
-        if let Some(raw) = fast.then(|| fast_event(line)).flatten() {
+        if let Some(raw) = fast
+            .then(|| fast_event(line, &mut collector.interner))
+            .flatten()
+        {
             collector.push(Item::Event(raw));
             if collector.full() {
                 return;
@@ -873,7 +886,7 @@ impl<'a> Visitor<'a> for ArraySeed<'_, 'a> {
 ///
 /// It takes about a third of serde's instructions per line: no visitor calls, no scratch buffer
 /// for the numbers, the ids borrowed from the text.
-fn fast_event(line: &str) -> Option<RawEvent<'_>> {
+fn fast_event<'a>(line: &'a str, interner: &mut Interner) -> Option<RawEvent<'a>> {
     let mut cursor = Cursor { text: line, at: 0 };
     let mut raw = RawEvent::default();
     cursor.expect(b'{')?;
@@ -901,7 +914,7 @@ fn fast_event(line: &str) -> Option<RawEvent<'_>> {
                 2 => raw.external_subscription_id = cursor.scalar()?,
                 4 => raw.code = cursor.scalar()?,
                 8 => raw.timestamp = cursor.scalar()?,
-                16 => raw.properties = cursor.properties()?,
+                16 => raw.properties = cursor.properties(interner)?,
                 _ => raw.precise_total_amount_cents = cursor.scalar()?,
             }
             if !cursor.eat(b',') {
@@ -912,6 +925,32 @@ fn fast_event(line: &str) -> Option<RawEvent<'_>> {
     }
     cursor.skip_space();
     (cursor.at == line.len()).then_some(raw)
+}
+
+/// Distinct texts an [`Interner`] keeps (past them, each is its own allocation).
+const INTERNED_MAX: usize = 4_096;
+
+/// Texts the events of one request repeat (subscription ids, codes, property keys), allocated
+/// once and shared by those events: an allocation and its bytes saved per text per event.
+#[derive(Default)]
+struct Interner(HashSet<Arc<str>, FastBuild>);
+
+impl Interner {
+    fn get(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(text) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(text);
+        if self.0.len() < INTERNED_MAX {
+            self.0.insert(Arc::clone(&shared));
+        }
+        shared
+    }
+
+    /// A JSON object's properties, keys shared.
+    fn properties(&mut self, map: Map<String, Value>) -> Properties {
+        Properties::from_distinct(map.into_iter().map(|(k, v)| (self.get(&k), v)).collect())
+    }
 }
 
 /// Properties the fast reader takes in one event.
@@ -1014,12 +1053,12 @@ impl<'a> Cursor<'a> {
 
     /// `properties`: null, or a flat object of at most [`FAST_PROPERTIES_MAX`] keys, as serde
     /// reads it.
-    fn properties(&mut self) -> Option<RawProperties<'a>> {
+    fn properties(&mut self, interner: &mut Interner) -> Option<RawProperties<'a>> {
         if self.peek()? == b'n' {
             return self.literal("null").map(|()| RawProperties::Null);
         }
         self.expect(b'{')?;
-        let mut pairs: Vec<(Box<str>, Value)> = Vec::new();
+        let mut pairs: Vec<(Arc<str>, Value)> = Vec::new();
         if !self.eat(b'}') {
             loop {
                 let key = self.string()?;
@@ -1037,7 +1076,7 @@ impl<'a> Cursor<'a> {
                 if pairs.len() >= FAST_PROPERTIES_MAX || pairs.iter().any(|(k, _)| **k == *key) {
                     return None;
                 }
-                pairs.push((key.into(), value));
+                pairs.push((interner.get(key), value));
                 if !self.eat(b',') {
                     self.expect(b'}')?;
                     break;
@@ -1318,7 +1357,7 @@ mod tests {
     #[test]
     fn fast_reader_takes_the_usual_line() {
         let line = format!(r#"{{{BASE},"properties":{{"a":"1.5","n":7,"b":true,"z":null}}}}"#);
-        assert!(fast_event(&line).is_some());
+        assert!(fast_event(&line, &mut Interner::default()).is_some());
         same_both_ways(&line);
     }
 

@@ -603,9 +603,9 @@ impl Engine {
             .filter(|e| {
                 query
                     .external_subscription_id
-                    .is_none_or(|id| e.external_subscription_id == id)
+                    .is_none_or(|id| *e.external_subscription_id == *id)
             })
-            .filter(|e| query.code.is_none_or(|code| e.code == code))
+            .filter(|e| query.code.is_none_or(|code| *e.code == *code))
             .filter(|e| query.from.is_none_or(|from| e.timestamp >= from))
             .filter(|e| query.to.is_none_or(|to| e.timestamp <= to))
             .collect();
@@ -633,7 +633,7 @@ impl Engine {
     }
 
     fn event_json(&self, event: &Event, created_at: Option<DateTime<Utc>>) -> Value {
-        let subscription = self.subscriptions.get(&event.external_subscription_id);
+        let subscription = self.subscriptions.get(&*event.external_subscription_id);
         let lago_id = uuid(
             "event",
             &event.external_subscription_id,
@@ -1106,8 +1106,8 @@ fn event_export_json(event: &Event) -> Value {
     };
     json!({
         "transaction_id": event.transaction_id,
-        "external_subscription_id": event.external_subscription_id,
-        "code": event.code,
+        "external_subscription_id": &*event.external_subscription_id,
+        "code": &*event.code,
         "timestamp": timestamp,
         "properties": event.properties,
         "precise_total_amount_cents": event.precise_total_amount_cents.map(|c| c.to_string()),

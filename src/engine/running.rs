@@ -356,8 +356,8 @@ impl RunningCache {
     pub fn add(&self, event: &Event) -> Result<()> {
         let routes = self.routes.borrow();
         let Some(keys) = routes
-            .get(event.external_subscription_id.as_str())
-            .and_then(|codes| codes.get(event.code.as_str()))
+            .get(&*event.external_subscription_id)
+            .and_then(|codes| codes.get(&*event.code))
         else {
             return Ok(());
         };

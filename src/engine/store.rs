@@ -32,23 +32,22 @@ impl EventStore {
 
     /// Stores an event the caller checked is not a duplicate.
     pub fn insert(&mut self, event: Event) {
-        let subscription = match self
-            .subscriptions
-            .get_mut(event.external_subscription_id.as_str())
-        {
+        let subscription = match self.subscriptions.get_mut(&*event.external_subscription_id) {
             Some(subscription) => subscription,
             None => self
                 .subscriptions
-                .entry(event.external_subscription_id.clone())
+                .entry(event.external_subscription_id.to_string())
                 .or_default(),
         };
         subscription
             .transaction_ids
             .insert(event.transaction_id.clone());
-        match subscription.by_code.get_mut(event.code.as_str()) {
+        match subscription.by_code.get_mut(&*event.code) {
             Some(events) => events.push(event),
             None => {
-                subscription.by_code.insert(event.code.clone(), vec![event]);
+                subscription
+                    .by_code
+                    .insert(event.code.to_string(), vec![event]);
             }
         }
         self.len += 1;
