@@ -51,8 +51,8 @@ impl Properties {
     }
 
     /// Pairs whose keys the caller checked are distinct.
-    pub(crate) fn from_distinct(pairs: Vec<(Arc<str>, Value)>) -> Self {
-        Properties(pairs.into_boxed_slice())
+    pub(crate) fn from_distinct(pairs: Box<[(Arc<str>, Value)]>) -> Self {
+        Properties(pairs)
     }
 
     /// The value of a key.

@@ -894,17 +894,8 @@ fn fast_event<'a>(line: &'a str, interner: &mut Interner) -> Option<RawEvent<'a>
         // One bit per key: a repeated key (serde keeps the last one) is left to serde.
         let mut seen = 0_u8;
         loop {
-            let key = cursor.string()?;
+            let bit = cursor.known_key()?;
             cursor.expect(b':')?;
-            let bit = match key {
-                "transaction_id" => 1,
-                "external_subscription_id" => 2,
-                "code" => 4,
-                "timestamp" => 8,
-                "properties" => 16,
-                "precise_total_amount_cents" => 32,
-                _ => return None,
-            };
             if seen & bit != 0 {
                 return None;
             }
@@ -932,17 +923,21 @@ const INTERNED_MAX: usize = 4_096;
 
 /// Texts the events of one request repeat (subscription ids, codes, property keys), allocated
 /// once and shared by those events: an allocation and its bytes saved per text per event.
+/// Also holds the fast reader's scratch list of properties.
 #[derive(Default)]
-struct Interner(HashSet<Arc<str>, FastBuild>);
+struct Interner {
+    texts: HashSet<Arc<str>, FastBuild>,
+    pairs: Vec<(Arc<str>, Value)>,
+}
 
 impl Interner {
     fn get(&mut self, text: &str) -> Arc<str> {
-        if let Some(shared) = self.0.get(text) {
+        if let Some(shared) = self.texts.get(text) {
             return Arc::clone(shared);
         }
         let shared: Arc<str> = Arc::from(text);
-        if self.0.len() < INTERNED_MAX {
-            self.0.insert(Arc::clone(&shared));
+        if self.texts.len() < INTERNED_MAX {
+            self.texts.insert(Arc::clone(&shared));
         }
         shared
     }
@@ -985,6 +980,24 @@ impl<'a> Cursor<'a> {
 
     fn expect(&mut self, byte: u8) -> Option<()> {
         self.eat(byte).then_some(())
+    }
+
+    /// One of the six keys of an event, quotes included, as its bit; `None` for any other text
+    /// (compared as bytes: a key written with escapes is left to serde).
+    fn known_key(&mut self) -> Option<u8> {
+        const KEYS: [(&[u8], u8); 6] = [
+            (b"\"transaction_id\"", 1),
+            (b"\"external_subscription_id\"", 2),
+            (b"\"code\"", 4),
+            (b"\"timestamp\"", 8),
+            (b"\"properties\"", 16),
+            (b"\"precise_total_amount_cents\"", 32),
+        ];
+        self.skip_space();
+        let rest = self.text.as_bytes().get(self.at..)?;
+        let (key, bit) = KEYS.iter().find(|(key, _)| rest.starts_with(key))?;
+        self.at += key.len();
+        Some(*bit)
     }
 
     /// A string without escapes or control characters, borrowed.
@@ -1058,7 +1071,7 @@ impl<'a> Cursor<'a> {
             return self.literal("null").map(|()| RawProperties::Null);
         }
         self.expect(b'{')?;
-        let mut pairs: Vec<(Arc<str>, Value)> = Vec::new();
+        interner.pairs.clear();
         if !self.eat(b'}') {
             loop {
                 let key = self.string()?;
@@ -1073,16 +1086,20 @@ impl<'a> Cursor<'a> {
                 };
                 // A repeated key (serde keeps the last value at the first position) and many keys
                 // (the search for repeats grows with their square) are left to serde.
+                let pairs = &interner.pairs;
                 if pairs.len() >= FAST_PROPERTIES_MAX || pairs.iter().any(|(k, _)| **k == *key) {
                     return None;
                 }
-                pairs.push((interner.get(key), value));
+                let key = interner.get(key);
+                interner.pairs.push((key, value));
                 if !self.eat(b',') {
                     self.expect(b'}')?;
                     break;
                 }
             }
         }
+        // One allocation of the exact size (the scratch list keeps its capacity for the next line).
+        let pairs = interner.pairs.drain(..).collect();
         Some(RawProperties::Ready(Properties::from_distinct(pairs)))
     }
 }
@@ -1367,6 +1384,9 @@ mod tests {
             // Escapes and unicode, in ids, keys and values.
             r#"{"transaction_id":"t\"1","code":"m","timestamp":1}"#.to_string(),
             r#"{"transaction_id":"t\u0031","code":"m","timestamp":1}"#.to_string(),
+            r#"{"transaction\u005fid":"t","code":"m","timestamp":1}"#.to_string(),
+            r#"{"transaction_idx":"t","code":"m","timestamp":1}"#.to_string(),
+            r#"{"code":"m","codes":"n","transaction_id":"t"}"#.to_string(),
             r#"{"transaction_id":"été ✓ 𝄞","code":"m","timestamp":1,"properties":{"é":"ü"}}"#
                 .to_string(),
             format!(r#"{{{BASE},"properties":{{"k\n":"v"}}}}"#),
