@@ -136,7 +136,7 @@ pub(crate) fn event_value(params: &AggregationParams, event: &Event) -> Result<D
 /// The latest cached row of the period for the request's group, other than the event's own.
 fn cached<'p>(params: &'p AggregationParams, event: &Event) -> Option<&'p CachedAggregation> {
     let group: GroupValues = params.grouped_by_values.clone().unwrap_or_default();
-    super::cached_in_window_excluding(params, &group, Some(event.transaction_id.as_str()))
+    super::cached_in_window_excluding(params, &group, Some(&*event.transaction_id))
 }
 
 fn sum(params: &AggregationParams, event: &Event) -> Result<InAdvance> {

@@ -342,7 +342,10 @@ fn event(index: usize, item: &Map<String, Value>) -> Result<Event> {
         format!("#{index}")
     };
     Ok(Event {
-        transaction_id: item.get("transaction_id").map_or(default_id, scalar_text),
+        transaction_id: item
+            .get("transaction_id")
+            .map_or(default_id, scalar_text)
+            .into(),
         external_subscription_id: item
             .get("external_subscription_id")
             .map(scalar_text)

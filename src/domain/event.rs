@@ -9,8 +9,9 @@ use std::sync::Arc;
 /// One usage event of a subscription.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    /// Unique per subscription (deduplication key with `external_subscription_id`).
-    pub transaction_id: String,
+    /// Unique per subscription (deduplication key with `external_subscription_id`); shared with
+    /// the store's set of transaction ids.
+    pub transaction_id: Arc<str>,
     /// The subscription it belongs to (shared by the events of a request that name it).
     pub external_subscription_id: Arc<str>,
     /// The billable metric's code (shared likewise).

@@ -158,7 +158,7 @@ pub fn event_json(
         Some(&*event.external_subscription_id).filter(|id| !id.is_empty());
     json!({
         "lago_id": lago_id,
-        "transaction_id": event.transaction_id,
+        "transaction_id": &*event.transaction_id,
         "lago_customer_id": null,
         "code": &*event.code,
         "timestamp": event.timestamp.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
@@ -309,7 +309,7 @@ fn validate<'a>(
             Ok(properties),
             Ok(cents),
         ) => Ok(Event {
-            transaction_id: transaction_id.into_owned(),
+            transaction_id: Arc::from(&*transaction_id),
             external_subscription_id: interner.get(&subscription),
             code: interner.get(&code),
             timestamp,

@@ -1105,7 +1105,7 @@ fn event_export_json(event: &Event) -> Value {
         format!("{sign}{whole}.{fraction:06}")
     };
     json!({
-        "transaction_id": event.transaction_id,
+        "transaction_id": &*event.transaction_id,
         "external_subscription_id": &*event.external_subscription_id,
         "code": &*event.code,
         "timestamp": timestamp,

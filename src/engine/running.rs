@@ -386,7 +386,7 @@ mod tests {
 
     fn event(n: usize, seconds: i64, properties: serde_json::Value) -> Event {
         Event {
-            transaction_id: format!("t{n}"),
+            transaction_id: format!("t{n}").into(),
             external_subscription_id: "s".into(),
             code: "m".into(),
             timestamp: DateTime::from_timestamp(seconds, 0).unwrap(),

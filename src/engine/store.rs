@@ -7,11 +7,12 @@
 use super::fast_hash::FastBuild;
 use crate::domain::event::Event;
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 /// The events of one `external_subscription_id`.
 #[derive(Debug, Clone, Default)]
 struct SubscriptionEvents {
-    transaction_ids: HashSet<String, FastBuild>,
+    transaction_ids: HashSet<Arc<str>, FastBuild>,
     by_code: BTreeMap<String, Vec<Event>>,
 }
 
@@ -41,7 +42,7 @@ impl EventStore {
         };
         subscription
             .transaction_ids
-            .insert(event.transaction_id.clone());
+            .insert(Arc::clone(&event.transaction_id));
         match subscription.by_code.get_mut(&*event.code) {
             Some(events) => events.push(event),
             None => {
@@ -67,7 +68,7 @@ impl EventStore {
             .values()
             .filter(|s| s.transaction_ids.contains(transaction_id))
             .flat_map(|s| s.by_code.values().flatten())
-            .find(|e| e.transaction_id == transaction_id)
+            .find(|e| *e.transaction_id == *transaction_id)
     }
 
     /// Every event, by subscription, then code, then ingestion order.
