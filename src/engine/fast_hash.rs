@@ -27,13 +27,14 @@ impl Hasher for FastHasher {
         for chunk in &mut chunks {
             self.add(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])));
         }
-        let mut last = [0_u8; 8];
+        // Byte by byte rather than a copy into a word (a `memcpy` call in WASM); the length tells
+        // "a" from "a\0".
         let rest = chunks.remainder();
-        if let Some(head) = last.get_mut(..rest.len()) {
-            head.copy_from_slice(rest);
-        }
-        // The length tells "a" from "a\0".
-        self.add(u64::from_le_bytes(last) ^ ((rest.len() as u64) << 59));
+        let last = rest
+            .iter()
+            .rev()
+            .fold(0_u64, |word, &byte| (word << 8) | u64::from(byte));
+        self.add(last ^ ((rest.len() as u64) << 59));
     }
 
     fn write_u8(&mut self, byte: u8) {
