@@ -541,48 +541,47 @@ impl Engine {
         Ok(count)
     }
 
-    fn duplicates(&self, events: &[Event]) -> Result<()> {
-        let taken: Vec<(usize, ErrorDetails)> = events
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| {
-                self.events
-                    .contains(&e.external_subscription_id, &e.transaction_id)
-            })
-            .map(|(index, _)| {
-                let mut details = ErrorDetails::default();
-                details.add("transaction_id", "value_already_exist");
-                (index, details)
-            })
-            .collect();
-        if taken.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Indexed(taken))
-        }
-    }
-
-    /// Stores a parsed batch: nothing unless every event is new and the store has room.
+    /// Stores a parsed batch (no two events with one key): nothing unless every event is new
+    /// and the store has room. The transaction ids are claimed first, one probe per event, and
+    /// given back when the batch is refused.
     fn store_all(&mut self, events: Vec<Event>, now: DateTime<Utc>) -> Result<()> {
-        self.duplicates(&events)?;
+        if let Err(taken) = self.events.claim(&events) {
+            return Err(Error::Indexed(
+                taken
+                    .into_iter()
+                    .map(|index| {
+                        let mut details = ErrorDetails::default();
+                        details.add("transaction_id", "value_already_exist");
+                        (index, details)
+                    })
+                    .collect(),
+            ));
+        }
         if self.events.len().saturating_add(events.len()) > crate::aggregations::EVENTS_MAX {
+            self.events.unclaim(&events);
             return Err(Error::invalid("events", "too_many_events"));
         }
         self.observe(now);
         for event in events {
-            self.store(event);
+            self.fold(&event);
+            self.events.push_claimed(event);
+            self.generation += 1;
         }
         Ok(())
     }
 
     fn store(&mut self, event: Event) {
-        // A value the states cannot fold (out of range) drops them; the event walk then reports
-        // it at query time, where Lago would.
-        if self.running.add(&event).is_err() {
-            self.running.clear();
-        }
+        self.fold(&event);
         self.events.insert(event);
         self.generation += 1;
+    }
+
+    fn fold(&mut self, event: &Event) {
+        // A value the states cannot fold (out of range) drops them; the event walk then reports
+        // it at query time, where Lago would.
+        if self.running.add(event).is_err() {
+            self.running.clear();
+        }
     }
 
     /// Number of stored events.
