@@ -29,7 +29,7 @@
 //! engine can route each incoming event to its buckets once.
 
 use super::text::property_str;
-use crate::domain::event::PropertyLookup;
+use crate::domain::event::{same_text, PropertyLookup};
 
 /// The sentinel a charge filter value uses to mean "every value the metric declares".
 pub const ALL_FILTER_VALUES: &str = "__ALL_FILTER_VALUES__";
@@ -90,7 +90,8 @@ impl EventFilter {
     /// True when the event with these properties belongs to the bucket.
     pub fn matches<P: PropertyLookup + ?Sized>(&self, properties: &P) -> bool {
         let matched = self.matching.0.iter().all(|(key, values)| {
-            property_str(properties, key).is_some_and(|text| values.iter().any(|v| *v == *text))
+            property_str(properties, key)
+                .is_some_and(|text| values.iter().any(|v| same_text(v, &text)))
         });
         matched
             && !self
@@ -112,7 +113,7 @@ fn clause_matches<P: PropertyLookup + ?Sized>(clause: &FilterValues, properties:
     }
     keys.all(|(key, values)| {
         let text = property_str(properties, key).unwrap_or_default();
-        values.iter().any(|v| *v == *text)
+        values.iter().any(|v| same_text(v, &text))
     })
 }
 

@@ -111,23 +111,42 @@ impl Serialize for Properties {
     }
 }
 
-/// `a == b` for short texts, eight bytes per step: WASM's `memcmp` goes byte by byte behind a
-/// call, and keys are compared for every event a query reads.
+/// `a == b` without `memcmp` (WASM's goes byte by byte behind a call; keys are compared for
+/// every event a query reads): whole words, the last one overlapping the one before.
 pub fn same_text(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// [`same_text`] on bytes.
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let length = a.len();
+    if length != b.len() {
         return false;
     }
-    let (mut left, mut right) = (a.chunks_exact(8), b.chunks_exact(8));
-    let words = |chunk: &[u8]| u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-    (&mut left)
-        .zip(&mut right)
-        .all(|(x, y)| words(x) == words(y))
-        && left
-            .remainder()
-            .iter()
-            .zip(right.remainder())
-            .all(|(x, y)| x == y)
+    let word = |s: &[u8], at: usize| {
+        s.get(at..at + 8)
+            .and_then(|w| w.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    let half = |s: &[u8], at: usize| {
+        s.get(at..at + 4)
+            .and_then(|w| w.try_into().ok())
+            .map(u32::from_le_bytes)
+    };
+    if length >= 8 {
+        let mut at = 0;
+        while at + 8 < length {
+            if word(a, at) != word(b, at) {
+                return false;
+            }
+            at += 8;
+        }
+        word(a, length - 8) == word(b, length - 8)
+    } else if length >= 4 {
+        half(a, 0) == half(b, 0) && half(a, length - 4) == half(b, length - 4)
+    } else {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    }
 }
 
 /// Where a property is read from: an event's [`Properties`] or a JSON object.

@@ -38,7 +38,7 @@
 
 use super::fast_hash::{FastBuild, FastHasher};
 use crate::aggregations::EVENTS_MAX;
-use crate::domain::event::{Event, Properties};
+use crate::domain::event::{same_bytes, Event, Properties};
 use crate::error::{Error, ErrorDetails, Result};
 use crate::limits::REQUEST_BYTES_MAX;
 use crate::number::{parse_decimal_str, ruby_decimal, NumError};
@@ -995,7 +995,10 @@ impl<'a> Cursor<'a> {
         ];
         self.skip_space();
         let rest = self.text.as_bytes().get(self.at..)?;
-        let (key, bit) = KEYS.iter().find(|(key, _)| rest.starts_with(key))?;
+        let (key, bit) = KEYS.iter().find(|(key, _)| {
+            rest.get(..key.len())
+                .is_some_and(|head| same_bytes(head, key))
+        })?;
         self.at += key.len();
         Some(*bit)
     }
