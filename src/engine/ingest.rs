@@ -38,7 +38,7 @@
 
 use super::fast_hash::{FastBuild, FastHasher};
 use crate::aggregations::EVENTS_MAX;
-use crate::domain::event::{same_bytes, Event, Properties};
+use crate::domain::event::{same_bytes, same_text, Event, Properties};
 use crate::error::{Error, ErrorDetails, Result};
 use crate::limits::REQUEST_BYTES_MAX;
 use crate::number::{parse_decimal_str, ruby_decimal, NumError};
@@ -918,6 +918,9 @@ fn fast_event<'a>(line: &'a str, interner: &mut Interner) -> Option<RawEvent<'a>
     (cursor.at == line.len()).then_some(raw)
 }
 
+/// Slots of an [`Interner`]'s cache of the texts it gave last.
+const RECENT_SLOTS: usize = 32;
+
 /// Distinct texts an [`Interner`] keeps (past them, each is its own allocation).
 const INTERNED_MAX: usize = 4_096;
 
@@ -927,17 +930,36 @@ const INTERNED_MAX: usize = 4_096;
 #[derive(Default)]
 struct Interner {
     texts: HashSet<Arc<str>, FastBuild>,
+    recent: [Option<Arc<str>>; RECENT_SLOTS],
     pairs: Vec<(Arc<str>, Value)>,
 }
 
 impl Interner {
     fn get(&mut self, text: &str) -> Arc<str> {
-        if let Some(shared) = self.texts.get(text) {
-            return Arc::clone(shared);
+        // The text found last time in its slot (by length and edge bytes) is the usual answer:
+        // a comparison instead of a hash and a probe.
+        let bytes = text.as_bytes();
+        let slot = (bytes.len()
+            ^ usize::from(bytes.first().copied().unwrap_or(0))
+            ^ usize::from(bytes.last().copied().unwrap_or(0)).rotate_left(3))
+            % RECENT_SLOTS;
+        if let Some(Some(recent)) = self.recent.get(slot) {
+            if same_text(recent, text) {
+                return Arc::clone(recent);
+            }
         }
-        let shared: Arc<str> = Arc::from(text);
-        if self.texts.len() < INTERNED_MAX {
-            self.texts.insert(Arc::clone(&shared));
+        let shared = match self.texts.get(text) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                let shared: Arc<str> = Arc::from(text);
+                if self.texts.len() < INTERNED_MAX {
+                    self.texts.insert(Arc::clone(&shared));
+                }
+                shared
+            }
+        };
+        if let Some(recent) = self.recent.get_mut(slot) {
+            *recent = Some(Arc::clone(&shared));
         }
         shared
     }
@@ -1373,6 +1395,30 @@ mod tests {
 
     const BASE: &str =
         r#""transaction_id":"t1","external_subscription_id":"s","code":"m","timestamp":1700000000"#;
+
+    #[test]
+    fn the_interner_gives_each_text_back_shared() {
+        let mut interner = Interner::default();
+        let texts = [
+            "region",
+            "amount",
+            "",
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "sub_acme_pro_2025",
+            "regiom",
+        ];
+        let first: Vec<Arc<str>> = texts.iter().map(|t| interner.get(t)).collect();
+        for _ in 0..2 {
+            for (text, shared) in texts.iter().zip(&first) {
+                let again = interner.get(text);
+                assert_eq!(&*again, *text);
+                assert!(Arc::ptr_eq(&again, shared), "{text}");
+            }
+        }
+    }
 
     #[test]
     fn fast_reader_takes_the_usual_line() {
