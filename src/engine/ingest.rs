@@ -1129,26 +1129,30 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// The position of the first `"`, `\\` or control character: eight bytes per step (the usual
-/// string has none of them until its end), then byte by byte within the step that has one.
+/// The position of the first `"`, `\\` or control character, eight bytes per step (the usual
+/// string has none of them until its end).
 fn string_end(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS != 0;
+    // The high bit of each zero byte of `word`. Bits above the lowest one may be false (a borrow
+    // runs up), the lowest is exact: it marks the first zero byte.
+    let zeros = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
     let mut at = 0;
-    for chunk in bytes.chunks_exact(8) {
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
         let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
         // A byte below 0x20 has no bit among 0xe0; the others are equal to the byte looked for.
-        if has_zero(word & (HIGHS | (HIGHS >> 1) | (HIGHS >> 2)))
-            || has_zero(word ^ (ONES * u64::from(b'"')))
-            || has_zero(word ^ (ONES * u64::from(b'\\')))
-        {
-            break;
+        let stops = zeros(word & (HIGHS | (HIGHS >> 1) | (HIGHS >> 2)))
+            | zeros(word ^ (ONES * u64::from(b'"')))
+            | zeros(word ^ (ONES * u64::from(b'\\')));
+        if stops != 0 {
+            return Some(at + (stops.trailing_zeros() / 8) as usize);
         }
         at += 8;
     }
-    let rest = bytes.get(at..)?;
-    rest.iter()
+    chunks
+        .remainder()
+        .iter()
         .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
         .map(|length| at + length)
 }
