@@ -697,19 +697,25 @@ fn single(field: &str, code: &str) -> ErrorDetails {
 
 /// NDJSON: one event per non-blank line.
 fn read_lines<'a>(text: &'a str, collector: &mut Collector<'a>, fast: bool) {
-    for line in text.split('\n') {
-        let line = line.trim_ascii();
-        if line.is_empty() {
-            continue;
-        }
-        if let Some(raw) = fast
-            .then(|| fast_event(line, &mut collector.interner))
+    let mut rest = text;
+    while !rest.is_empty() {
+        // The usual line is read where it starts, its end found by the reader (no search for
+        // the line end first); any other line is cut at its line end and read by serde.
+        if let Some((raw, length)) = fast
+            .then(|| fast_event(rest, &mut collector.interner))
             .flatten()
         {
             collector.push(Item::Event(raw));
             if collector.full() {
                 return;
             }
+            rest = rest.get(length..).unwrap_or_default();
+            continue;
+        }
+        let (line, next) = rest.split_once('\n').unwrap_or((rest, ""));
+        rest = next;
+        let line = line.trim_ascii();
+        if line.is_empty() {
             continue;
         }
         let mut deserializer = serde_json::Deserializer::from_str(line);
@@ -878,7 +884,8 @@ impl<'a> Visitor<'a> for ArraySeed<'_, 'a> {
 // The usual NDJSON line, read by hand
 // --------------------------------------------------------------------------------------------
 
-/// Reads the usual event line without serde: one flat object of the six known keys (each once),
+/// Reads the usual event line at the start of `text` (after blank lines and spaces) without
+/// serde, and gives the length read, its line end included: one flat object of the six known keys (each once),
 /// strings without escapes, numbers without exponent, `properties` a flat object of strings,
 /// integers, booleans and nulls with distinct keys. `None` for anything else (the line is then
 /// read by serde, which gives the same [`RawEvent`] for every line this accepts: numbers and
@@ -886,8 +893,11 @@ impl<'a> Visitor<'a> for ArraySeed<'_, 'a> {
 ///
 /// It takes about a third of serde's instructions per line: no visitor calls, no scratch buffer
 /// for the numbers, the ids borrowed from the text.
-fn fast_event<'a>(line: &'a str, interner: &mut Interner) -> Option<RawEvent<'a>> {
-    let mut cursor = Cursor { text: line, at: 0 };
+fn fast_event<'a>(text: &'a str, interner: &mut Interner) -> Option<(RawEvent<'a>, usize)> {
+    let bytes = text.as_bytes();
+    // Blank lines and the line's leading spaces, as `trim_ascii` trims them.
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace())?;
+    let mut cursor = Cursor { text, at: start };
     let mut raw = RawEvent::default();
     cursor.expect(b'{')?;
     if !cursor.eat(b'}') {
@@ -914,8 +924,17 @@ fn fast_event<'a>(line: &'a str, interner: &mut Interner) -> Option<RawEvent<'a>
             }
         }
     }
-    cursor.skip_space();
-    (cursor.at == line.len()).then_some(raw)
+    // The rest of the line: spaces only.
+    let rest = bytes.get(cursor.at..)?;
+    for (offset, &byte) in rest.iter().enumerate() {
+        if byte == b'\n' {
+            return Some((raw, cursor.at + offset + 1));
+        }
+        if !byte.is_ascii_whitespace() {
+            return None;
+        }
+    }
+    Some((raw, text.len()))
 }
 
 /// Slots of an [`Interner`]'s cache of the texts it gave last.
@@ -980,8 +999,9 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    /// JSON's spaces but the line feed: a line feed ends the line, inside an object too.
     fn skip_space(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.text.as_bytes().get(self.at) {
+        while let Some(b' ' | b'\t' | b'\r') = self.text.as_bytes().get(self.at) {
             self.at += 1;
         }
     }
@@ -1509,6 +1529,35 @@ mod tests {
         same_both_ways(&usual);
     }
 
+    #[test]
+    fn fast_reader_agrees_with_serde_on_line_ends() {
+        let line = |n: usize| {
+            format!(
+                r#"{{"transaction_id":"t{n}","code":"m","timestamp":1,"properties":{{"a":"x"}}}}"#
+            )
+        };
+        let texts = [
+            format!("{}\n{}", line(1), line(2)),
+            format!("{}\r\n{}\r\n", line(1), line(2)),
+            format!("\n\n  {}  \n\t\n{} \x0c\n\n", line(1), line(2)),
+            format!("\x0c{}\n{}\x0c", line(1), line(2)),
+            format!("{}\r{}\n", line(1), line(2)),
+            format!("{} x\n{}\n", line(1), line(2)),
+            format!("{}{}\n", line(1), line(2)),
+            format!("{}\n{}\n", line(1), line(1)),
+            r#"{"transaction_id":"t","code":"m",
+"timestamp":1}"#
+                .to_string(),
+            "{\"transaction_id\":\"t\",\n\"code\":\"m\"}\n{\"code\":\"m\",\"transaction_id\":\"u\"}"
+                .to_string(),
+            "{\"transaction_id\":\"t\n\",\"code\":\"m\"}".to_string(),
+            format!("{}\n   \n\r\n", line(1)),
+        ];
+        for text in &texts {
+            same_both_ways(text);
+        }
+    }
+
     fn fragment() -> impl Strategy<Value = String> {
         prop::sample::select(vec![
             "{",
@@ -1577,6 +1626,18 @@ mod tests {
         #[test]
         fn fast_reader_agrees_with_serde(line in near_usual_line()) {
             same_both_ways(&line);
+        }
+
+        #[test]
+        fn fast_reader_agrees_with_serde_on_texts(
+            lines in prop::collection::vec(near_usual_line(), 1..5),
+            ends in prop::collection::vec(
+                prop::sample::select(vec!["\n", "\r\n", "\n\n", " \n", "\n\x0c", "\n \t", "\r", ""]),
+                5,
+            ),
+        ) {
+            let text: String = lines.iter().zip(&ends).map(|(l, e)| format!("{l}{e}")).collect();
+            same_both_ways(&text);
         }
 
         #[test]
