@@ -1037,9 +1037,12 @@ impl<'a> Cursor<'a> {
         ];
         self.skip_space();
         let rest = self.text.as_bytes().get(self.at..)?;
+        // The letter after the quote tells all but two keys apart.
         let (key, bit) = KEYS.iter().find(|(key, _)| {
-            rest.get(..key.len())
-                .is_some_and(|head| same_bytes(head, key))
+            rest.get(1) == key.get(1)
+                && rest
+                    .get(..key.len())
+                    .is_some_and(|head| same_bytes(head, key))
         })?;
         self.at += key.len();
         Some(*bit)
