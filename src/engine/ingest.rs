@@ -30,11 +30,13 @@
 //!
 //! ## Speed
 //!
-//! Bulk lines are read straight into [`RawEvent`] (strings borrowed from the text, properties
-//! built as the final map) without an intermediate `Value` per line, and duplicates are found by
-//! sorting 16-byte fingerprints rather than probing a set of keys (see [`Collector`]). A typical
-//! line costs the event's own allocations (3 ids, the properties map, its keys and values) plus
-//! serde_json's buffer for the timestamp's digits.
+//! The usual NDJSON line (a flat object of the known keys, strings without escapes, numbers
+//! without exponent, a flat `properties` object) is read by hand (`fast_event`); any other line
+//! goes to serde, straight into [`RawEvent`] without an intermediate `Value`. Both give the same
+//! [`RawEvent`], so validation and errors are shared (tests compare the two readers). Subscription
+//! ids, codes and property keys are shared within a request (`Interner`); duplicates are found
+//! by sorting 16-byte fingerprints rather than probing a set of keys (see [`Collector`]). A
+//! typical line costs the transaction id, the properties' slice and their string values.
 
 use super::fast_hash::{FastBuild, FastHasher};
 use crate::aggregations::EVENTS_MAX;
