@@ -96,8 +96,21 @@ impl From<Map<String, Value>> for Properties {
 /// As a JSON object's equality: the same keys with the same values, in any order.
 impl PartialEq for Properties {
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+        if self.len() != other.len() {
+            return false;
+        }
+        // The usual case, one order: pairwise. Else by sorted keys (each key is there once).
+        if self.0 == other.0 {
+            return true;
+        }
+        sorted_pairs(self) == sorted_pairs(other)
     }
+}
+
+fn sorted_pairs(properties: &Properties) -> Vec<(&str, &Value)> {
+    let mut pairs: Vec<(&str, &Value)> = properties.iter().collect();
+    pairs.sort_unstable_by_key(|&(k, _)| k);
+    pairs
 }
 
 /// As the JSON object, keys in their order.
@@ -170,6 +183,21 @@ impl PropertyLookup for Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn properties_compare_as_json_objects() {
+        let properties = |json: serde_json::Value| match json {
+            Value::Object(map) => Properties::from(map),
+            _ => Properties::new(),
+        };
+        let a = properties(serde_json::json!({"a": 1, "b": "x"}));
+        assert_eq!(a, properties(serde_json::json!({"a": 1, "b": "x"})));
+        assert_eq!(a, properties(serde_json::json!({"b": "x", "a": 1})));
+        assert_ne!(a, properties(serde_json::json!({"a": 1, "b": "y"})));
+        assert_ne!(a, properties(serde_json::json!({"a": 1, "c": "x"})));
+        assert_ne!(a, properties(serde_json::json!({"a": 1})));
+        assert_eq!(Properties::new(), properties(serde_json::json!({})));
+    }
 
     #[test]
     fn same_text_is_equality() {
