@@ -15,7 +15,7 @@
 //! The numeric check of sum, max, latest and weighted sum is the regular expression
 //! `^-?\d+(\.\d+)?$` on that text ([`is_numeric_text`]).
 
-use crate::domain::event::PropertyLookup;
+use crate::domain::event::{PropertyLookup, PropertyRef, PropertyValue};
 use crate::error::{Error, Result};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -37,8 +37,15 @@ pub fn property_str<'a, P: PropertyLookup + ?Sized>(
     key: &str,
 ) -> Option<Cow<'a, str>> {
     match properties.property(key)? {
-        Value::String(text) => Some(Cow::Borrowed(text)),
-        value => json_text(value).map(Cow::Owned),
+        PropertyRef::Json(Value::String(text)) => Some(Cow::Borrowed(text)),
+        PropertyRef::Json(value) => json_text(value).map(Cow::Owned),
+        PropertyRef::Compact(value) => match value {
+            PropertyValue::Null => None,
+            PropertyValue::String(text) => Some(Cow::Borrowed(text)),
+            PropertyValue::Bool(flag) => Some(Cow::Borrowed(if *flag { "true" } else { "false" })),
+            PropertyValue::Number(number) => Some(Cow::Owned(numeric_text(number.as_str()))),
+            PropertyValue::Other(value) => json_text(value).map(Cow::Owned),
+        },
     }
 }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 use std::sync::Arc;
 
 /// One usage event of a subscription.
@@ -29,9 +29,9 @@ impl Event {
     /// JSON text, booleans as `true`/`false`; null and objects/arrays give `None`.
     pub fn property_text(&self, key: &str) -> Option<String> {
         match self.properties.get(key)? {
-            Value::String(text) => Some(text.clone()),
-            Value::Number(number) => Some(number.to_string()),
-            Value::Bool(flag) => Some(flag.to_string()),
+            PropertyValue::String(text) => Some(text.to_string()),
+            PropertyValue::Number(number) => Some(number.to_string()),
+            PropertyValue::Bool(flag) => Some(flag.to_string()),
             _ => None,
         }
     }
@@ -43,7 +43,69 @@ impl Event {
 /// per stored event than the search (an event with very many properties pays a linear search
 /// per key read). Keys are shared text: the events of a request repeat the same few.
 #[derive(Debug, Clone, Default)]
-pub struct Properties(Box<[(Arc<str>, Value)]>);
+pub struct Properties(Box<[(Arc<str>, PropertyValue)]>);
+
+/// One property's value, smaller than a `Value` (a third of its size): strings and numbers by
+/// their text, arrays and objects boxed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PropertyValue {
+    /// JSON `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number, by its JSON text (as serde_json's `arbitrary_precision` keeps it).
+    Number(Number),
+    /// A string.
+    String(Box<str>),
+    /// An array or an object.
+    Other(Box<Value>),
+}
+
+impl PropertyValue {
+    /// The JSON value.
+    pub fn to_value(&self) -> Value {
+        match self {
+            PropertyValue::Null => Value::Null,
+            PropertyValue::Bool(flag) => Value::Bool(*flag),
+            PropertyValue::Number(number) => Value::Number(number.clone()),
+            PropertyValue::String(text) => Value::String(text.to_string()),
+            PropertyValue::Other(value) => (**value).clone(),
+        }
+    }
+
+    /// The text of a string value.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            PropertyValue::String(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+impl From<Value> for PropertyValue {
+    fn from(value: Value) -> Self {
+        match value {
+            Value::Null => PropertyValue::Null,
+            Value::Bool(flag) => PropertyValue::Bool(flag),
+            Value::Number(number) => PropertyValue::Number(number),
+            Value::String(text) => PropertyValue::String(text.into_boxed_str()),
+            other => PropertyValue::Other(Box::new(other)),
+        }
+    }
+}
+
+/// As the JSON value.
+impl Serialize for PropertyValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            PropertyValue::Null => serializer.serialize_unit(),
+            PropertyValue::Bool(flag) => serializer.serialize_bool(*flag),
+            PropertyValue::Number(number) => number.serialize(serializer),
+            PropertyValue::String(text) => serializer.serialize_str(text),
+            PropertyValue::Other(value) => value.serialize(serializer),
+        }
+    }
+}
 
 impl Properties {
     /// No property.
@@ -52,12 +114,12 @@ impl Properties {
     }
 
     /// Pairs whose keys the caller checked are distinct.
-    pub(crate) fn from_distinct(pairs: Box<[(Arc<str>, Value)]>) -> Self {
+    pub(crate) fn from_distinct(pairs: Box<[(Arc<str>, PropertyValue)]>) -> Self {
         Properties(pairs)
     }
 
     /// The value of a key.
-    pub fn get(&self, key: &str) -> Option<&Value> {
+    pub fn get(&self, key: &str) -> Option<&PropertyValue> {
         self.0
             .iter()
             .find(|(k, _)| same_text(k, key))
@@ -75,21 +137,25 @@ impl Properties {
     }
 
     /// The properties in their order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &PropertyValue)> {
         self.0.iter().map(|(k, v)| (&**k, v))
     }
 
     /// As a JSON object.
     pub fn to_map(&self) -> Map<String, Value> {
         self.iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
+            .map(|(k, v)| (k.to_string(), v.to_value()))
             .collect()
     }
 }
 
 impl From<Map<String, Value>> for Properties {
     fn from(map: Map<String, Value>) -> Self {
-        Properties::from_distinct(map.into_iter().map(|(k, v)| (Arc::from(k), v)).collect())
+        Properties::from_distinct(
+            map.into_iter()
+                .map(|(k, v)| (Arc::from(k), PropertyValue::from(v)))
+                .collect(),
+        )
     }
 }
 
@@ -107,8 +173,8 @@ impl PartialEq for Properties {
     }
 }
 
-fn sorted_pairs(properties: &Properties) -> Vec<(&str, &Value)> {
-    let mut pairs: Vec<(&str, &Value)> = properties.iter().collect();
+fn sorted_pairs(properties: &Properties) -> Vec<(&str, &PropertyValue)> {
+    let mut pairs: Vec<(&str, &PropertyValue)> = properties.iter().collect();
     pairs.sort_unstable_by_key(|&(k, _)| k);
     pairs
 }
@@ -165,24 +231,61 @@ pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 /// Where a property is read from: an event's [`Properties`] or a JSON object.
 pub trait PropertyLookup {
     /// The value of a key.
-    fn property(&self, key: &str) -> Option<&Value>;
+    fn property(&self, key: &str) -> Option<PropertyRef<'_>>;
+}
+
+/// A property's value where it is kept.
+#[derive(Debug, Clone, Copy)]
+pub enum PropertyRef<'a> {
+    /// In an event.
+    Compact(&'a PropertyValue),
+    /// In a JSON object.
+    Json(&'a Value),
 }
 
 impl PropertyLookup for Properties {
-    fn property(&self, key: &str) -> Option<&Value> {
-        self.get(key)
+    fn property(&self, key: &str) -> Option<PropertyRef<'_>> {
+        self.get(key).map(PropertyRef::Compact)
     }
 }
 
 impl PropertyLookup for Map<String, Value> {
-    fn property(&self, key: &str) -> Option<&Value> {
-        self.get(key)
+    fn property(&self, key: &str) -> Option<PropertyRef<'_>> {
+        self.get(key).map(PropertyRef::Json)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn properties_give_back_the_json_they_came_from() {
+        let json: Value = serde_json::from_str(
+            r#"{"s": "x", "n": 1.50, "e": 1E3, "big": 123456789012345678901234567890,
+                "t": true, "f": false, "z": null, "o": {"b": [1, "2"], "a": {}}, "l": [], "": ""}"#,
+        )
+        .unwrap_or_default();
+        let Value::Object(map) = json.clone() else {
+            panic!("an object");
+        };
+        let properties = Properties::from(map.clone());
+        assert_eq!(properties.to_map(), map);
+        let printed = serde_json::to_value(&properties).unwrap_or_default();
+        assert_eq!(printed, json);
+        assert_eq!(printed.to_string(), json.to_string());
+        for (key, value) in &map {
+            assert_eq!(
+                crate::aggregations::text::property_text(&properties, key),
+                crate::aggregations::text::property_text(&map, key),
+                "{key}"
+            );
+            assert_eq!(
+                properties.get(key).map(PropertyValue::to_value).as_ref(),
+                Some(value)
+            );
+        }
+    }
 
     #[test]
     fn properties_compare_as_json_objects() {

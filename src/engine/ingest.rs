@@ -40,7 +40,7 @@
 
 use super::fast_hash::{FastBuild, FastHasher};
 use crate::aggregations::EVENTS_MAX;
-use crate::domain::event::{same_bytes, same_text, Event, Properties};
+use crate::domain::event::{same_bytes, same_text, Event, Properties, PropertyValue};
 use crate::error::{Error, ErrorDetails, Result};
 use crate::limits::REQUEST_BYTES_MAX;
 use crate::number::{parse_decimal_str, ruby_decimal, NumError};
@@ -48,7 +48,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map, Number, Value};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
@@ -952,7 +952,7 @@ const INTERNED_MAX: usize = 4_096;
 struct Interner {
     texts: HashSet<Arc<str>, FastBuild>,
     recent: [Option<Arc<str>>; RECENT_SLOTS],
-    pairs: Vec<(Arc<str>, Value)>,
+    pairs: Vec<(Arc<str>, PropertyValue)>,
 }
 
 impl Interner {
@@ -987,7 +987,11 @@ impl Interner {
 
     /// A JSON object's properties, keys shared.
     fn properties(&mut self, map: Map<String, Value>) -> Properties {
-        Properties::from_distinct(map.into_iter().map(|(k, v)| (self.get(&k), v)).collect())
+        Properties::from_distinct(
+            map.into_iter()
+                .map(|(k, v)| (self.get(&k), PropertyValue::from(v)))
+                .collect(),
+        )
     }
 }
 
@@ -1127,11 +1131,11 @@ impl<'a> Cursor<'a> {
                 let key = self.string()?;
                 self.expect(b':')?;
                 let value = match self.peek()? {
-                    b'"' => Value::String(self.string()?.to_string()),
+                    b'"' => PropertyValue::String(self.string()?.into()),
                     b'-' | b'0'..=b'9' => integer(self.number()?)?,
-                    b't' => self.literal("true").map(|()| Value::Bool(true))?,
-                    b'f' => self.literal("false").map(|()| Value::Bool(false))?,
-                    b'n' => self.literal("null").map(|()| Value::Null)?,
+                    b't' => self.literal("true").map(|()| PropertyValue::Bool(true))?,
+                    b'f' => self.literal("false").map(|()| PropertyValue::Bool(false))?,
+                    b'n' => self.literal("null").map(|()| PropertyValue::Null)?,
                     _ => return None,
                 };
                 // A repeated key (serde keeps the last value at the first position) and many keys
@@ -1184,15 +1188,16 @@ fn string_end(bytes: &[u8]) -> Option<usize> {
 
 /// An integer property as serde's `Value` holds it (its text: `u64`/`i64` print it back
 /// unchanged); fractions, `-0` and integers past 64 bits are left to serde.
-fn integer(text: &str) -> Option<Value> {
+fn integer(text: &str) -> Option<PropertyValue> {
     if text.contains('.') || text == "-0" {
         return None;
     }
-    if text.starts_with('-') {
-        text.parse::<i64>().ok().map(Value::from)
+    let number = if text.starts_with('-') {
+        text.parse::<i64>().ok().map(Number::from)
     } else {
-        text.parse::<u64>().ok().map(Value::from)
-    }
+        text.parse::<u64>().ok().map(Number::from)
+    };
+    number.map(PropertyValue::Number)
 }
 
 // --------------------------------------------------------------------------------------------
