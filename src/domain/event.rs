@@ -46,7 +46,8 @@ impl Event {
 pub struct Properties(Box<[(Arc<str>, PropertyValue)]>);
 
 /// One property's value, smaller than a `Value` (a third of its size): strings and numbers by
-/// their text, arrays and objects boxed.
+/// their text, arrays and objects boxed. Strings are shared: the events of a request repeat the
+/// same few (regions, models, channels).
 #[derive(Debug, Clone, PartialEq)]
 pub enum PropertyValue {
     /// JSON `null`.
@@ -56,7 +57,7 @@ pub enum PropertyValue {
     /// A number, by its JSON text (as serde_json's `arbitrary_precision` keeps it).
     Number(Number),
     /// A string.
-    String(Box<str>),
+    String(Arc<str>),
     /// An array or an object.
     Other(Box<Value>),
 }
@@ -88,7 +89,7 @@ impl From<Value> for PropertyValue {
             Value::Null => PropertyValue::Null,
             Value::Bool(flag) => PropertyValue::Bool(flag),
             Value::Number(number) => PropertyValue::Number(number),
-            Value::String(text) => PropertyValue::String(text.into_boxed_str()),
+            Value::String(text) => PropertyValue::String(Arc::from(text)),
             other => PropertyValue::Other(Box::new(other)),
         }
     }

@@ -945,25 +945,49 @@ const RECENT_SLOTS: usize = 32;
 /// Distinct texts an [`Interner`] keeps (past them, each is its own allocation).
 const INTERNED_MAX: usize = 4_096;
 
-/// Texts the events of one request repeat (subscription ids, codes, property keys), allocated
-/// once and shared by those events: an allocation and its bytes saved per text per event.
-/// Also holds the fast reader's scratch list of properties.
+/// Texts the events of one request repeat (subscription ids, codes, property keys; string values
+/// when they repeat from one event to the next), allocated once and shared by those events: an
+/// allocation and its bytes saved per text per event. Also holds the fast reader's scratch list
+/// of properties.
 #[derive(Default)]
 struct Interner {
     texts: HashSet<Arc<str>, FastBuild>,
     recent: [Option<Arc<str>>; RECENT_SLOTS],
+    recent_values: [Option<Arc<str>>; RECENT_SLOTS],
     pairs: Vec<(Arc<str>, PropertyValue)>,
 }
 
+/// A text's slot in a cache of recent texts: by length and edge bytes.
+fn recent_slot(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    (bytes.len()
+        ^ usize::from(bytes.first().copied().unwrap_or(0))
+        ^ usize::from(bytes.last().copied().unwrap_or(0)).rotate_left(3))
+        % RECENT_SLOTS
+}
+
 impl Interner {
+    /// A string property value: shared when it is the last value seen in its slot (regions,
+    /// models), else a new allocation. Values are often unique (amounts, user ids): hashing
+    /// them all would cost more than it saves.
+    fn value(&mut self, text: &str) -> Arc<str> {
+        let slot = recent_slot(text);
+        if let Some(Some(recent)) = self.recent_values.get(slot) {
+            if same_text(recent, text) {
+                return Arc::clone(recent);
+            }
+        }
+        let shared: Arc<str> = Arc::from(text);
+        if let Some(recent) = self.recent_values.get_mut(slot) {
+            *recent = Some(Arc::clone(&shared));
+        }
+        shared
+    }
+
     fn get(&mut self, text: &str) -> Arc<str> {
-        // The text found last time in its slot (by length and edge bytes) is the usual answer:
-        // a comparison instead of a hash and a probe.
-        let bytes = text.as_bytes();
-        let slot = (bytes.len()
-            ^ usize::from(bytes.first().copied().unwrap_or(0))
-            ^ usize::from(bytes.last().copied().unwrap_or(0)).rotate_left(3))
-            % RECENT_SLOTS;
+        // The text found last time in its slot is the usual answer: a comparison instead of a
+        // hash and a probe.
+        let slot = recent_slot(text);
         if let Some(Some(recent)) = self.recent.get(slot) {
             if same_text(recent, text) {
                 return Arc::clone(recent);
@@ -989,7 +1013,13 @@ impl Interner {
     fn properties(&mut self, map: Map<String, Value>) -> Properties {
         Properties::from_distinct(
             map.into_iter()
-                .map(|(k, v)| (self.get(&k), PropertyValue::from(v)))
+                .map(|(k, v)| {
+                    let value = match v {
+                        Value::String(text) => PropertyValue::String(self.value(&text)),
+                        other => PropertyValue::from(other),
+                    };
+                    (self.get(&k), value)
+                })
                 .collect(),
         )
     }
@@ -1131,7 +1161,7 @@ impl<'a> Cursor<'a> {
                 let key = self.string()?;
                 self.expect(b':')?;
                 let value = match self.peek()? {
-                    b'"' => PropertyValue::String(self.string()?.into()),
+                    b'"' => PropertyValue::String(interner.value(self.string()?)),
                     b'-' | b'0'..=b'9' => integer(self.number()?)?,
                     b't' => self.literal("true").map(|()| PropertyValue::Bool(true))?,
                     b'f' => self.literal("false").map(|()| PropertyValue::Bool(false))?,
@@ -1452,6 +1482,17 @@ mod tests {
                 assert!(Arc::ptr_eq(&again, shared), "{text}");
             }
         }
+    }
+
+    #[test]
+    fn repeated_values_are_shared() {
+        let mut interner = Interner::default();
+        let eu = interner.value("eu");
+        let amount = interner.value("490.86");
+        assert!(Arc::ptr_eq(&eu, &interner.value("eu")));
+        assert_eq!(&*interner.value("us"), "us");
+        assert_eq!(&*interner.value("490.87"), "490.87");
+        assert_eq!(&*amount, "490.86");
     }
 
     #[test]
