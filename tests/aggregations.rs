@@ -520,11 +520,11 @@ fn a_prorated_result_converts_into_the_prorated_graduated_input() {
             .with_timezone(&chrono::Utc)
     };
     let event = |ts: &str, v: i64| Event {
-        transaction_id: ts.to_string(),
+        transaction_id: ts.to_string().into(),
         external_subscription_id: "sub".into(),
         code: "seats".into(),
         timestamp: at(ts),
-        properties: json!({"seats": v}).as_object().unwrap().clone(),
+        properties: json!({"seats": v}).as_object().unwrap().clone().into(),
         precise_total_amount_cents: None,
     };
     let metric = BillableMetric {

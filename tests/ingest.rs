@@ -69,12 +69,12 @@ fn it_reads_a_full_event() {
         "unknown": [1, 2]
     }"#);
     let parsed = parse_event(&input, now()).unwrap();
-    assert_eq!(parsed.transaction_id, "tx_123");
-    assert_eq!(parsed.external_subscription_id, "sub_1");
-    assert_eq!(parsed.code, "api_calls");
+    assert_eq!(&*parsed.transaction_id, "tx_123");
+    assert_eq!(&*parsed.external_subscription_id, "sub_1");
+    assert_eq!(&*parsed.code, "api_calls");
     assert_eq!(parsed.timestamp, at("2025-07-01T00:00:00Z"));
     assert_eq!(
-        Value::Object(parsed.properties.clone()),
+        Value::Object(parsed.properties.to_map()),
         j(r#"{"region": "eu", "value": "12.5", "n": 1.50}"#)
     );
     assert_eq!(parsed.property_text("n").as_deref(), Some("1.50"));
@@ -87,7 +87,7 @@ fn it_reads_a_full_event() {
 #[test]
 fn it_applies_the_defaults() {
     let parsed = parse_event(&json!({"transaction_id": "t", "code": "c"}), now()).unwrap();
-    assert_eq!(parsed.external_subscription_id, "");
+    assert_eq!(&*parsed.external_subscription_id, "");
     assert_eq!(parsed.timestamp, now());
     assert!(parsed.properties.is_empty());
     assert_eq!(parsed.precise_total_amount_cents, None);
@@ -97,7 +97,7 @@ fn it_applies_the_defaults() {
         "timestamp": null, "properties": null, "precise_total_amount_cents": null,
     });
     let parsed = parse_event(&nulls, now()).unwrap();
-    assert_eq!(parsed.external_subscription_id, "");
+    assert_eq!(&*parsed.external_subscription_id, "");
     assert_eq!(parsed.timestamp, now());
     assert!(parsed.properties.is_empty());
     assert_eq!(parsed.precise_total_amount_cents, None);
@@ -123,10 +123,10 @@ fn it_requires_a_transaction_id_and_a_code() {
 fn it_takes_numbers_by_their_text_as_identifiers() {
     let input = j(r#"{"transaction_id": 12, "external_subscription_id": 1.50, "code": -3e2}"#);
     let parsed = parse_event(&input, now()).unwrap();
-    assert_eq!(parsed.transaction_id, "12");
-    assert_eq!(parsed.external_subscription_id, "1.50");
+    assert_eq!(&*parsed.transaction_id, "12");
+    assert_eq!(&*parsed.external_subscription_id, "1.50");
     // serde_json's text of a number writes the exponent as `e+`/`e-`.
-    assert_eq!(parsed.code, "-3e+2");
+    assert_eq!(&*parsed.code, "-3e+2");
 }
 
 #[test]
@@ -150,7 +150,7 @@ fn it_rejects_identifiers_of_other_types() {
 #[test]
 fn it_keeps_an_empty_subscription_id() {
     let parsed = parse_event(&event(json!({"external_subscription_id": ""})), now()).unwrap();
-    assert_eq!(parsed.external_subscription_id, "");
+    assert_eq!(&*parsed.external_subscription_id, "");
 }
 
 #[test]
@@ -384,7 +384,7 @@ fn it_parses_a_batch_in_order() {
     ]);
     let events = parse_batch(&batch, now(), BATCH_MAX).unwrap();
     assert_eq!(events.len(), 2);
-    assert_eq!(events[0].transaction_id, "a");
+    assert_eq!(&*events[0].transaction_id, "a");
     assert_eq!(events[1].timestamp, at("2023-11-14T22:13:20Z"));
 }
 
@@ -550,11 +550,11 @@ fn it_reads_ndjson_skipping_blank_lines() {
     );
     let events = parse_bulk(&text, now()).unwrap();
     assert_eq!(events.len(), 3);
-    assert_eq!(events[0].transaction_id, "tx_1");
-    assert_eq!(events[0].external_subscription_id, "sub_1");
+    assert_eq!(&*events[0].transaction_id, "tx_1");
+    assert_eq!(&*events[0].external_subscription_id, "sub_1");
     assert_eq!(events[0].timestamp, at("2025-07-01T00:00:00Z"));
     assert_eq!(
-        Value::Object(events[0].properties.clone()),
+        Value::Object(events[0].properties.to_map()),
         json!({"region": "eu", "value": "12.5"})
     );
     assert_eq!(events[1].timestamp, at("2025-07-01T00:00:00.5Z"));
@@ -581,7 +581,7 @@ fn bulk_and_single_parsing_agree() {
         assert_eq!(bulk, vec![single], "{line}");
     }
     let bulk = parse_bulk(lines[3], now()).unwrap();
-    assert_eq!(bulk[0].code, "last wins");
+    assert_eq!(&*bulk[0].code, "last wins");
 }
 
 #[test]
@@ -616,7 +616,7 @@ fn it_reads_a_json_array_in_bulk() {
     );
     let events = parse_bulk(&text, now()).unwrap();
     assert_eq!(events.len(), 2);
-    assert_eq!(events[1].transaction_id, "tx_2");
+    assert_eq!(&*events[1].transaction_id, "tx_2");
 
     let text = format!(r#"[{LINE}, 5, {LINE}, {{"code": "c"}}, [], "x", null]"#);
     assert_eq!(
@@ -861,12 +861,12 @@ fn bulk_reads_csv_with_a_header_row() {
                 t3,sub,storage,,us,1\n";
     let events = parse_bulk(text, now()).unwrap();
     assert_eq!(events.len(), 3);
-    assert_eq!(events[0].transaction_id, "t1");
+    assert_eq!(&*events[0].transaction_id, "t1");
     assert_eq!(events[0].timestamp, at("2025-06-15T10:00:00Z"));
     assert_eq!(events[0].property_text("region").as_deref(), Some("eu"));
     assert_eq!(events[0].property_text("gb").as_deref(), Some("12.5"));
     // Quoted cells keep their commas and doubled quotes; an empty cell is an absent property.
-    assert_eq!(events[1].transaction_id, "t,2");
+    assert_eq!(&*events[1].transaction_id, "t,2");
     assert_eq!(events[1].property_text("region"), None);
     assert_eq!(events[1].property_text("gb").as_deref(), Some("3\""));
     // No timestamp: `now`, as for JSON events.

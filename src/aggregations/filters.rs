@@ -28,8 +28,8 @@
 //! Incremental use: matching is a pure per-event predicate ([`EventFilter::matches`]), so the
 //! engine can route each incoming event to its buckets once.
 
-use super::text::property_text;
-use serde_json::{Map, Value};
+use super::text::property_str;
+use crate::domain::event::{same_text, PropertyLookup};
 
 /// The sentinel a charge filter value uses to mean "every value the metric declares".
 pub const ALL_FILTER_VALUES: &str = "__ALL_FILTER_VALUES__";
@@ -88,9 +88,10 @@ pub struct EventFilter {
 
 impl EventFilter {
     /// True when the event with these properties belongs to the bucket.
-    pub fn matches(&self, properties: &Map<String, Value>) -> bool {
+    pub fn matches<P: PropertyLookup + ?Sized>(&self, properties: &P) -> bool {
         let matched = self.matching.0.iter().all(|(key, values)| {
-            property_text(properties, key).is_some_and(|text| values.contains(&text))
+            property_str(properties, key)
+                .is_some_and(|text| values.iter().any(|v| same_text(v, &text)))
         });
         matched
             && !self
@@ -101,7 +102,7 @@ impl EventFilter {
 }
 
 /// One ignored clause (`coalesce(properties->>key, '') IN (values)` over its non-empty keys).
-fn clause_matches(clause: &FilterValues, properties: &Map<String, Value>) -> bool {
+fn clause_matches<P: PropertyLookup + ?Sized>(clause: &FilterValues, properties: &P) -> bool {
     let mut keys = clause
         .0
         .iter()
@@ -111,8 +112,8 @@ fn clause_matches(clause: &FilterValues, properties: &Map<String, Value>) -> boo
         return false;
     }
     keys.all(|(key, values)| {
-        let text = property_text(properties, key).unwrap_or_default();
-        values.contains(&text)
+        let text = property_str(properties, key).unwrap_or_default();
+        values.iter().any(|v| same_text(v, &text))
     })
 }
 

@@ -31,7 +31,7 @@ use super::unique_count::ADD;
 use super::{
     uniq_keys, AggregationParams, AggregationType, Breakdown, CachedAggregation, GroupValues, Store,
 };
-use crate::domain::event::Event;
+use crate::domain::event::{Event, PropertyValue};
 use crate::error::{Error, Result};
 use crate::money::{add, mul, sub};
 use crate::number::decimal_from_json;
@@ -126,17 +126,16 @@ pub(crate) fn compute(
 pub(crate) fn event_value(params: &AggregationParams, event: &Event) -> Result<Decimal> {
     let field = params.metric.field_name.as_deref().unwrap_or("");
     match event.properties.get(field) {
-        None | Some(Value::Null) => Ok(Decimal::ZERO),
-        Some(value) => {
-            decimal_from_json(value).map_err(|_| Error::invalid(field, "value_is_invalid"))
-        }
+        None | Some(PropertyValue::Null) => Ok(Decimal::ZERO),
+        Some(value) => decimal_from_json(&value.to_value())
+            .map_err(|_| Error::invalid(field, "value_is_invalid")),
     }
 }
 
 /// The latest cached row of the period for the request's group, other than the event's own.
 fn cached<'p>(params: &'p AggregationParams, event: &Event) -> Option<&'p CachedAggregation> {
     let group: GroupValues = params.grouped_by_values.clone().unwrap_or_default();
-    super::cached_in_window_excluding(params, &group, Some(event.transaction_id.as_str()))
+    super::cached_in_window_excluding(params, &group, Some(&*event.transaction_id))
 }
 
 fn sum(params: &AggregationParams, event: &Event) -> Result<InAdvance> {
@@ -169,7 +168,7 @@ fn unique_count(store: &Store, params: &AggregationParams, event: &Event) -> Res
     // `properties.fetch("operation_type", "add")`: a null operation is not an add.
     let is_add = match event.properties.get("operation_type") {
         None => true,
-        Some(Value::String(op)) => op == ADD,
+        Some(PropertyValue::String(op)) => &**op == ADD,
         Some(_) => false,
     };
     let active = active_unique_property(store, params, event)?;
@@ -203,7 +202,10 @@ fn active_unique_property(
     event: &Event,
 ) -> Result<bool> {
     let field = store.field();
-    let wanted = event.properties.get(field).unwrap_or(&Value::Null);
+    let wanted = event
+        .properties
+        .get(field)
+        .map_or(Value::Null, PropertyValue::to_value);
     let rows = store.select(&store.window_or_history(false, params.metric.recurring))?;
     let previous = rows
         .iter()
@@ -213,12 +215,15 @@ fn active_unique_property(
             row.event
                 .properties
                 .get(field)
-                .is_some_and(|value| jsonb_equal(value, wanted))
+                .is_some_and(|value| match (value, &wanted) {
+                    (PropertyValue::String(a), Value::String(b)) => **a == **b,
+                    _ => jsonb_equal(&value.to_value(), &wanted),
+                })
         });
     Ok(
         previous.is_some_and(|row| match row.event.properties.get("operation_type") {
-            None | Some(Value::Null) => true,
-            Some(Value::String(op)) => op == ADD,
+            None | Some(PropertyValue::Null) => true,
+            Some(PropertyValue::String(op)) => &**op == ADD,
             Some(_) => false,
         }),
     )

@@ -342,14 +342,18 @@ fn event(index: usize, item: &Map<String, Value>) -> Result<Event> {
         format!("#{index}")
     };
     Ok(Event {
-        transaction_id: item.get("transaction_id").map_or(default_id, scalar_text),
+        transaction_id: item
+            .get("transaction_id")
+            .map_or(default_id, scalar_text)
+            .into(),
         external_subscription_id: item
             .get("external_subscription_id")
             .map(scalar_text)
-            .unwrap_or_default(),
-        code: item.get("code").map(scalar_text).unwrap_or_default(),
+            .unwrap_or_default()
+            .into(),
+        code: item.get("code").map(scalar_text).unwrap_or_default().into(),
         timestamp: instant(item.get("timestamp"), "timestamp")?,
-        properties,
+        properties: properties.into(),
         precise_total_amount_cents: precise,
     })
 }

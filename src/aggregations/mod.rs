@@ -54,7 +54,7 @@ pub use rounding::{Rounding, RoundingFunction};
 use crate::charge_models::percentage::EventPrice;
 use crate::charge_models::prorated_graduated::ProratedEvent;
 use crate::charge_models::Aggregation;
-use crate::domain::event::Event;
+use crate::domain::event::{Event, PropertyValue};
 use crate::error::{Error, Result};
 use crate::period::tz::Tz;
 use chrono::{DateTime, Utc};
@@ -684,7 +684,7 @@ fn same_event(a: &Event, b: &Event) -> bool {
 fn in_group(event: &Event, values: &GroupValues) -> bool {
     values.iter().all(|(key, value)| match value.as_deref() {
         Some(value) if !value.is_empty() => {
-            matches!(event.properties.get(key), Some(serde_json::Value::String(s)) if s == value)
+            matches!(event.properties.get(key), Some(PropertyValue::String(s)) if &**s == value)
         }
         _ => text::property_text(&event.properties, key)
             .unwrap_or_default()
@@ -736,7 +736,7 @@ impl<'a> Store<'a> {
 fn containment_key(event: &Event, keys: &[String]) -> Option<RawKey> {
     keys.iter()
         .map(|key| match event.properties.get(key) {
-            Some(serde_json::Value::String(s)) if !s.is_empty() => Some(Some(s.clone())),
+            Some(PropertyValue::String(s)) if !s.is_empty() => Some(Some(s.to_string())),
             _ => {
                 let text = text::property_text(&event.properties, key).unwrap_or_default();
                 text.is_empty().then_some(None)

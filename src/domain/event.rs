@@ -2,21 +2,24 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde_json::{Map, Value};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Number, Value};
+use std::sync::Arc;
 
 /// One usage event of a subscription.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    /// Unique per subscription (deduplication key with `external_subscription_id`).
-    pub transaction_id: String,
-    /// The subscription it belongs to.
-    pub external_subscription_id: String,
-    /// The billable metric's code.
-    pub code: String,
+    /// Unique per subscription (deduplication key with `external_subscription_id`); shared with
+    /// the store's set of transaction ids.
+    pub transaction_id: Arc<str>,
+    /// The subscription it belongs to (shared by the events of a request that name it).
+    pub external_subscription_id: Arc<str>,
+    /// The billable metric's code (shared likewise).
+    pub code: Arc<str>,
     /// When it happened (UTC; Lago takes Unix seconds, possibly fractional).
     pub timestamp: DateTime<Utc>,
     /// Free-form properties; Lago reads each value as text.
-    pub properties: Map<String, Value>,
+    pub properties: Properties,
     /// The event's own price in cents (dynamic charges).
     pub precise_total_amount_cents: Option<Decimal>,
 }
@@ -26,10 +29,301 @@ impl Event {
     /// JSON text, booleans as `true`/`false`; null and objects/arrays give `None`.
     pub fn property_text(&self, key: &str) -> Option<String> {
         match self.properties.get(key)? {
-            Value::String(text) => Some(text.clone()),
-            Value::Number(number) => Some(number.to_string()),
-            Value::Bool(flag) => Some(flag.to_string()),
+            PropertyValue::String(text) => Some(text.to_string()),
+            PropertyValue::Number(number) => Some(number.to_string()),
+            PropertyValue::Bool(flag) => Some(flag.to_string()),
             _ => None,
+        }
+    }
+}
+
+/// An event's properties: each key once, in the order they came (as the JSON object printed
+/// back). A boxed slice searched in order rather than a hash map: an event has a few
+/// properties, and a map's index table, hashing and spare capacity cost more memory and time
+/// per stored event than the search (an event with very many properties pays a linear search
+/// per key read). Keys are shared text: the events of a request repeat the same few.
+#[derive(Debug, Clone, Default)]
+pub struct Properties(Box<[(Arc<str>, PropertyValue)]>);
+
+/// One property's value, smaller than a `Value` (a third of its size): strings and numbers by
+/// their text, arrays and objects boxed. Strings are shared: the events of a request repeat the
+/// same few (regions, models, channels).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PropertyValue {
+    /// JSON `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number, by its JSON text (as serde_json's `arbitrary_precision` keeps it).
+    Number(Number),
+    /// A string.
+    String(Arc<str>),
+    /// An array or an object.
+    Other(Box<Value>),
+}
+
+impl PropertyValue {
+    /// The JSON value.
+    pub fn to_value(&self) -> Value {
+        match self {
+            PropertyValue::Null => Value::Null,
+            PropertyValue::Bool(flag) => Value::Bool(*flag),
+            PropertyValue::Number(number) => Value::Number(number.clone()),
+            PropertyValue::String(text) => Value::String(text.to_string()),
+            PropertyValue::Other(value) => (**value).clone(),
+        }
+    }
+
+    /// The text of a string value.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            PropertyValue::String(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+impl From<Value> for PropertyValue {
+    fn from(value: Value) -> Self {
+        match value {
+            Value::Null => PropertyValue::Null,
+            Value::Bool(flag) => PropertyValue::Bool(flag),
+            Value::Number(number) => PropertyValue::Number(number),
+            Value::String(text) => PropertyValue::String(Arc::from(text)),
+            other => PropertyValue::Other(Box::new(other)),
+        }
+    }
+}
+
+/// As the JSON value.
+impl Serialize for PropertyValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            PropertyValue::Null => serializer.serialize_unit(),
+            PropertyValue::Bool(flag) => serializer.serialize_bool(*flag),
+            PropertyValue::Number(number) => number.serialize(serializer),
+            PropertyValue::String(text) => serializer.serialize_str(text),
+            PropertyValue::Other(value) => value.serialize(serializer),
+        }
+    }
+}
+
+impl Properties {
+    /// No property.
+    pub fn new() -> Self {
+        Properties::default()
+    }
+
+    /// Pairs whose keys the caller checked are distinct.
+    pub(crate) fn from_distinct(pairs: Box<[(Arc<str>, PropertyValue)]>) -> Self {
+        Properties(pairs)
+    }
+
+    /// The value of a key.
+    pub fn get(&self, key: &str) -> Option<&PropertyValue> {
+        self.0
+            .iter()
+            .find(|(k, _)| same_text(k, key))
+            .map(|(_, v)| v)
+    }
+
+    /// Number of properties.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when there is no property.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The properties in their order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &PropertyValue)> {
+        self.0.iter().map(|(k, v)| (&**k, v))
+    }
+
+    /// As a JSON object.
+    pub fn to_map(&self) -> Map<String, Value> {
+        self.iter()
+            .map(|(k, v)| (k.to_string(), v.to_value()))
+            .collect()
+    }
+}
+
+impl From<Map<String, Value>> for Properties {
+    fn from(map: Map<String, Value>) -> Self {
+        Properties::from_distinct(
+            map.into_iter()
+                .map(|(k, v)| (Arc::from(k), PropertyValue::from(v)))
+                .collect(),
+        )
+    }
+}
+
+/// As a JSON object's equality: the same keys with the same values, in any order.
+impl PartialEq for Properties {
+    fn eq(&self, other: &Self) -> bool {
+        if self.len() != other.len() {
+            return false;
+        }
+        // The usual case, one order: pairwise. Else by sorted keys (each key is there once).
+        if self.0 == other.0 {
+            return true;
+        }
+        sorted_pairs(self) == sorted_pairs(other)
+    }
+}
+
+fn sorted_pairs(properties: &Properties) -> Vec<(&str, &PropertyValue)> {
+    let mut pairs: Vec<(&str, &PropertyValue)> = properties.iter().collect();
+    pairs.sort_unstable_by_key(|&(k, _)| k);
+    pairs
+}
+
+/// As the JSON object, keys in their order.
+impl Serialize for Properties {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.len()))?;
+        for (key, value) in self.iter() {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+/// `a == b` without `memcmp` (WASM's goes byte by byte behind a call; keys are compared for
+/// every event a query reads): whole words, the last one overlapping the one before.
+pub fn same_text(a: &str, b: &str) -> bool {
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// [`same_text`] on bytes.
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let length = a.len();
+    if length != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        s.get(at..at + 8)
+            .and_then(|w| w.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    let half = |s: &[u8], at: usize| {
+        s.get(at..at + 4)
+            .and_then(|w| w.try_into().ok())
+            .map(u32::from_le_bytes)
+    };
+    if length >= 8 {
+        let mut at = 0;
+        while at + 8 < length {
+            if word(a, at) != word(b, at) {
+                return false;
+            }
+            at += 8;
+        }
+        word(a, length - 8) == word(b, length - 8)
+    } else if length >= 4 {
+        half(a, 0) == half(b, 0) && half(a, length - 4) == half(b, length - 4)
+    } else {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    }
+}
+
+/// Where a property is read from: an event's [`Properties`] or a JSON object.
+pub trait PropertyLookup {
+    /// The value of a key.
+    fn property(&self, key: &str) -> Option<PropertyRef<'_>>;
+}
+
+/// A property's value where it is kept.
+#[derive(Debug, Clone, Copy)]
+pub enum PropertyRef<'a> {
+    /// In an event.
+    Compact(&'a PropertyValue),
+    /// In a JSON object.
+    Json(&'a Value),
+}
+
+impl PropertyLookup for Properties {
+    fn property(&self, key: &str) -> Option<PropertyRef<'_>> {
+        self.get(key).map(PropertyRef::Compact)
+    }
+}
+
+impl PropertyLookup for Map<String, Value> {
+    fn property(&self, key: &str) -> Option<PropertyRef<'_>> {
+        self.get(key).map(PropertyRef::Json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_give_back_the_json_they_came_from() {
+        let json: Value = serde_json::from_str(
+            r#"{"s": "x", "n": 1.50, "e": 1E3, "big": 123456789012345678901234567890,
+                "t": true, "f": false, "z": null, "o": {"b": [1, "2"], "a": {}}, "l": [], "": ""}"#,
+        )
+        .unwrap_or_default();
+        let Value::Object(map) = json.clone() else {
+            panic!("an object");
+        };
+        let properties = Properties::from(map.clone());
+        assert_eq!(properties.to_map(), map);
+        let printed = serde_json::to_value(&properties).unwrap_or_default();
+        assert_eq!(printed, json);
+        assert_eq!(printed.to_string(), json.to_string());
+        for (key, value) in &map {
+            assert_eq!(
+                crate::aggregations::text::property_text(&properties, key),
+                crate::aggregations::text::property_text(&map, key),
+                "{key}"
+            );
+            assert_eq!(
+                properties.get(key).map(PropertyValue::to_value).as_ref(),
+                Some(value)
+            );
+        }
+    }
+
+    #[test]
+    fn properties_compare_as_json_objects() {
+        let properties = |json: serde_json::Value| match json {
+            Value::Object(map) => Properties::from(map),
+            _ => Properties::new(),
+        };
+        let a = properties(serde_json::json!({"a": 1, "b": "x"}));
+        assert_eq!(a, properties(serde_json::json!({"a": 1, "b": "x"})));
+        assert_eq!(a, properties(serde_json::json!({"b": "x", "a": 1})));
+        assert_ne!(a, properties(serde_json::json!({"a": 1, "b": "y"})));
+        assert_ne!(a, properties(serde_json::json!({"a": 1, "c": "x"})));
+        assert_ne!(a, properties(serde_json::json!({"a": 1})));
+        assert_eq!(Properties::new(), properties(serde_json::json!({})));
+    }
+
+    #[test]
+    fn same_text_is_equality() {
+        let texts = [
+            "",
+            "a",
+            "b",
+            "region",
+            "regiom",
+            "amount",
+            "operation_type",
+            "operation_typf",
+            "abcdefgh",
+            "abcdefgi",
+            "bbcdefgh",
+            "é",
+            "e",
+        ];
+        for a in texts {
+            for b in texts {
+                assert_eq!(same_text(a, b), a == b, "{a} {b}");
+            }
         }
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod coupons;
 pub mod entities;
+mod fast_hash;
 pub mod ingest;
 mod json_text;
 pub mod model;
@@ -541,48 +542,47 @@ impl Engine {
         Ok(count)
     }
 
-    fn duplicates(&self, events: &[Event]) -> Result<()> {
-        let taken: Vec<(usize, ErrorDetails)> = events
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| {
-                self.events
-                    .contains(&e.external_subscription_id, &e.transaction_id)
-            })
-            .map(|(index, _)| {
-                let mut details = ErrorDetails::default();
-                details.add("transaction_id", "value_already_exist");
-                (index, details)
-            })
-            .collect();
-        if taken.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Indexed(taken))
-        }
-    }
-
-    /// Stores a parsed batch: nothing unless every event is new and the store has room.
+    /// Stores a parsed batch (no two events with one key): nothing unless every event is new
+    /// and the store has room. The transaction ids are claimed first, one probe per event, and
+    /// given back when the batch is refused.
     fn store_all(&mut self, events: Vec<Event>, now: DateTime<Utc>) -> Result<()> {
-        self.duplicates(&events)?;
+        if let Err(taken) = self.events.claim(&events) {
+            return Err(Error::Indexed(
+                taken
+                    .into_iter()
+                    .map(|index| {
+                        let mut details = ErrorDetails::default();
+                        details.add("transaction_id", "value_already_exist");
+                        (index, details)
+                    })
+                    .collect(),
+            ));
+        }
         if self.events.len().saturating_add(events.len()) > crate::aggregations::EVENTS_MAX {
+            self.events.unclaim(&events);
             return Err(Error::invalid("events", "too_many_events"));
         }
         self.observe(now);
         for event in events {
-            self.store(event);
+            self.fold(&event);
+            self.events.push_claimed(event);
+            self.generation += 1;
         }
         Ok(())
     }
 
     fn store(&mut self, event: Event) {
-        // A value the states cannot fold (out of range) drops them; the event walk then reports
-        // it at query time, where Lago would.
-        if self.running.add(&event).is_err() {
-            self.running.clear();
-        }
+        self.fold(&event);
         self.events.insert(event);
         self.generation += 1;
+    }
+
+    fn fold(&mut self, event: &Event) {
+        // A value the states cannot fold (out of range) drops them; the event walk then reports
+        // it at query time, where Lago would.
+        if self.running.add(event).is_err() {
+            self.running.clear();
+        }
     }
 
     /// Number of stored events.
@@ -603,9 +603,9 @@ impl Engine {
             .filter(|e| {
                 query
                     .external_subscription_id
-                    .is_none_or(|id| e.external_subscription_id == id)
+                    .is_none_or(|id| *e.external_subscription_id == *id)
             })
-            .filter(|e| query.code.is_none_or(|code| e.code == code))
+            .filter(|e| query.code.is_none_or(|code| *e.code == *code))
             .filter(|e| query.from.is_none_or(|from| e.timestamp >= from))
             .filter(|e| query.to.is_none_or(|to| e.timestamp <= to))
             .collect();
@@ -633,7 +633,7 @@ impl Engine {
     }
 
     fn event_json(&self, event: &Event, created_at: Option<DateTime<Utc>>) -> Value {
-        let subscription = self.subscriptions.get(&event.external_subscription_id);
+        let subscription = self.subscriptions.get(&*event.external_subscription_id);
         let lago_id = uuid(
             "event",
             &event.external_subscription_id,
@@ -1122,9 +1122,9 @@ fn event_export_json(event: &Event) -> Value {
         format!("{sign}{whole}.{fraction:06}")
     };
     json!({
-        "transaction_id": event.transaction_id,
-        "external_subscription_id": event.external_subscription_id,
-        "code": event.code,
+        "transaction_id": &*event.transaction_id,
+        "external_subscription_id": &*event.external_subscription_id,
+        "code": &*event.code,
         "timestamp": timestamp,
         "properties": event.properties,
         "precise_total_amount_cents": event.precise_total_amount_cents.map(|c| c.to_string()),

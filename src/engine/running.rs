@@ -225,8 +225,8 @@ impl Entry {
             .iter()
             .map(|k| text::property_text(&event.properties, k))
             .collect();
-        let fresh = self.initial.fresh();
-        let state = self.states.entry(key).or_insert(fresh);
+        let initial = &self.initial;
+        let state = self.states.entry(key).or_insert_with(|| initial.fresh());
         match (state, value) {
             (State::Count(state), _) => state.add(),
             (State::UniqueCount(state), _) => {
@@ -411,8 +411,8 @@ impl RunningCache {
     pub fn add(&self, event: &Event) -> Result<()> {
         let routes = self.routes.borrow();
         let Some(keys) = routes
-            .get(event.external_subscription_id.as_str())
-            .and_then(|codes| codes.get(event.code.as_str()))
+            .get(&*event.external_subscription_id)
+            .and_then(|codes| codes.get(&*event.code))
         else {
             return Ok(());
         };
@@ -441,11 +441,11 @@ mod tests {
 
     fn event(n: usize, seconds: i64, properties: serde_json::Value) -> Event {
         Event {
-            transaction_id: format!("t{n}"),
+            transaction_id: format!("t{n}").into(),
             external_subscription_id: "s".into(),
             code: "m".into(),
             timestamp: DateTime::from_timestamp(seconds, 0).unwrap(),
-            properties: properties.as_object().unwrap().clone(),
+            properties: properties.as_object().unwrap().clone().into(),
             precise_total_amount_cents: None,
         }
     }

@@ -4,13 +4,15 @@
 //! transaction_id)`; here each subscription id keeps the set of its transaction ids. Ordered maps
 //! keep exports deterministic.
 
+use super::fast_hash::FastBuild;
 use crate::domain::event::Event;
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 /// The events of one `external_subscription_id`.
 #[derive(Debug, Clone, Default)]
 struct SubscriptionEvents {
-    transaction_ids: HashSet<String>,
+    transaction_ids: HashSet<Arc<str>, FastBuild>,
     by_code: BTreeMap<String, Vec<Event>>,
 }
 
@@ -31,23 +33,78 @@ impl EventStore {
 
     /// Stores an event the caller checked is not a duplicate.
     pub fn insert(&mut self, event: Event) {
-        let subscription = match self
-            .subscriptions
-            .get_mut(event.external_subscription_id.as_str())
-        {
+        self.push(event, true);
+    }
+
+    /// Claims the transaction ids of a batch whose keys are distinct, all or none: `Err` with
+    /// the indexes of the events whose key is already stored, and nothing claimed.
+    pub fn claim(&mut self, events: &[Event]) -> Result<(), Vec<usize>> {
+        let mut taken = Vec::new();
+        for (index, event) in events.iter().enumerate() {
+            let id = &*event.external_subscription_id;
+            let subscription = match self.subscriptions.get_mut(id) {
+                Some(subscription) => subscription,
+                None => self.subscriptions.entry(id.to_string()).or_default(),
+            };
+            if !subscription
+                .transaction_ids
+                .insert(Arc::clone(&event.transaction_id))
+            {
+                taken.push(index);
+            }
+        }
+        if taken.is_empty() {
+            return Ok(());
+        }
+        let mut taken_at = taken.iter().peekable();
+        for (index, event) in events.iter().enumerate() {
+            if taken_at.next_if(|&&at| at == index).is_none() {
+                self.give_back(event);
+            }
+        }
+        Err(taken)
+    }
+
+    /// Gives back the transaction ids [`claim`](Self::claim) took for these events.
+    pub fn unclaim(&mut self, events: &[Event]) {
+        for event in events {
+            self.give_back(event);
+        }
+    }
+
+    fn give_back(&mut self, event: &Event) {
+        let id = &*event.external_subscription_id;
+        if let Some(subscription) = self.subscriptions.get_mut(id) {
+            subscription.transaction_ids.remove(&*event.transaction_id);
+            // A subscription only the refused batch named leaves no trace.
+            if subscription.transaction_ids.is_empty() && subscription.by_code.is_empty() {
+                self.subscriptions.remove(id);
+            }
+        }
+    }
+
+    /// Stores an event whose transaction id [`claim`](Self::claim) took.
+    pub fn push_claimed(&mut self, event: Event) {
+        self.push(event, false);
+    }
+
+    fn push(&mut self, event: Event, claim: bool) {
+        let id = &*event.external_subscription_id;
+        let subscription = match self.subscriptions.get_mut(id) {
             Some(subscription) => subscription,
-            None => self
-                .subscriptions
-                .entry(event.external_subscription_id.clone())
-                .or_default(),
+            None => self.subscriptions.entry(id.to_string()).or_default(),
         };
-        subscription
-            .transaction_ids
-            .insert(event.transaction_id.clone());
-        match subscription.by_code.get_mut(event.code.as_str()) {
+        if claim {
+            subscription
+                .transaction_ids
+                .insert(Arc::clone(&event.transaction_id));
+        }
+        match subscription.by_code.get_mut(&*event.code) {
             Some(events) => events.push(event),
             None => {
-                subscription.by_code.insert(event.code.clone(), vec![event]);
+                subscription
+                    .by_code
+                    .insert(event.code.to_string(), vec![event]);
             }
         }
         self.len += 1;
@@ -67,7 +124,7 @@ impl EventStore {
             .values()
             .filter(|s| s.transaction_ids.contains(transaction_id))
             .flat_map(|s| s.by_code.values().flatten())
-            .find(|e| e.transaction_id == transaction_id)
+            .find(|e| *e.transaction_id == *transaction_id)
     }
 
     /// Every event, by subscription, then code, then ingestion order.
@@ -85,5 +142,47 @@ impl EventStore {
     /// True when nothing is stored.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::Properties;
+
+    fn event(subscription: &str, transaction: &str) -> Event {
+        Event {
+            transaction_id: transaction.into(),
+            external_subscription_id: subscription.into(),
+            code: "m".into(),
+            timestamp: chrono::DateTime::from_timestamp(0, 0).unwrap_or_default(),
+            properties: Properties::new(),
+            precise_total_amount_cents: None,
+        }
+    }
+
+    #[test]
+    fn a_refused_claim_leaves_the_store_as_it_was() {
+        let mut store = EventStore::default();
+        store.insert(event("s", "a"));
+        let batch = [event("s", "b"), event("s", "a"), event("new", "c")];
+        assert_eq!(store.claim(&batch), Err(vec![1]));
+        assert!(!store.contains("s", "b") && store.contains("s", "a"));
+        assert!(!store.contains("new", "c"));
+        assert_eq!(store.subscriptions.len(), 1);
+
+        let batch = [event("s", "b"), event("new", "c")];
+        assert_eq!(store.claim(&batch), Ok(()));
+        store.unclaim(&batch);
+        assert!(!store.contains("s", "b") && !store.contains("new", "c"));
+        assert_eq!(store.subscriptions.len(), 1);
+
+        assert_eq!(store.claim(&batch), Ok(()));
+        for event in batch {
+            store.push_claimed(event);
+        }
+        assert_eq!(store.len(), 3);
+        assert!(store.contains("new", "c"));
+        assert_eq!(store.events("new", "m").len(), 1);
     }
 }
