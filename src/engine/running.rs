@@ -12,6 +12,7 @@
 //! presentation breakdowns, group filters by value and pay-in-advance are left to the event
 //! walk in `aggregations::aggregate`. The configuration changing clears every state.
 
+use super::fast_hash::{FastBuild, FastHasher};
 use super::model::{Charge, Subscription};
 use crate::aggregations::count::CountState;
 use crate::aggregations::latest::LatestState;
@@ -301,17 +302,20 @@ impl Entry {
     }
 }
 
+/// Metric code → keys of the entries that fold its events.
+type CodeRoutes = HashMap<String, Vec<Key>, FastBuild>;
+
 /// The states kept between queries.
 #[derive(Debug, Default)]
 pub struct RunningCache {
-    entries: RefCell<HashMap<Key, Entry>>,
+    entries: RefCell<HashMap<Key, Entry, FastBuild>>,
     /// Subscription → code → keys of the entries that fold its events.
-    routes: RefCell<HashMap<String, HashMap<String, Vec<Key>>>>,
+    routes: RefCell<HashMap<String, CodeRoutes, FastBuild>>,
 }
 
 fn shape_hash(filter: &EventFilter, grouped_by: &[String]) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut hasher = FastHasher::default();
     filter.hash(&mut hasher);
     grouped_by.hash(&mut hasher);
     hasher.finish()
