@@ -5,6 +5,26 @@ use crate::api::{handle, Request};
 use crate::engine::Engine;
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use std::cell::RefCell;
+
+thread_local! {
+    // One organisation across a fuzz run's inputs (so creations reach later reads), and the
+    // inputs it has seen.
+    static SHARED: RefCell<(Engine, u32)> = RefCell::new((organisation(), 0));
+}
+
+/// Runs `f` on the organisation shared by a fuzz run's inputs, rebuilt every 10,000 inputs so
+/// that it cannot grow without end.
+pub fn with_shared_organisation(f: impl FnOnce(&mut Engine)) {
+    SHARED.with(|cell| {
+        let mut shared = cell.borrow_mut();
+        shared.1 += 1;
+        if shared.1 % 10_000 == 0 {
+            shared.0 = organisation();
+        }
+        f(&mut shared.0);
+    });
+}
 
 /// The API key of the fuzzed organisation.
 const KEY: &str = "fuzz";

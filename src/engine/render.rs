@@ -134,14 +134,7 @@ fn write_charge(
         }
     };
     out.open_object();
-    write_totals(
-        out,
-        &all,
-        usage,
-        whole,
-        projection.as_ref(),
-        projector.is_some(),
-    )?;
+    write_totals(out, &all, usage, whole, projection.as_ref())?;
     out.key("charge").open_object();
     out.key("lago_id").string(&charge.lago_id);
     if projector.is_none() {
@@ -184,15 +177,14 @@ fn lines_with_model<'u>(
         .flat_map(|b| b.lines.iter().map(move |l| (l, b.model)))
 }
 
-/// units, total_aggregated_units (current only), events_count, amount_cents, amount_currency,
-/// pricing_unit_details; then the projection's members when there is one.
+/// units, total_aggregated_units (current usage only), events_count, amount_cents,
+/// amount_currency, pricing_unit_details; then the projection's members for projected usage.
 fn write_totals(
     out: &mut JsonText,
     lines: &[(&FeeLine, &ChargeModel)],
     usage: &ChargeUsage,
     whole: &Usage,
     projection: Option<&Projection>,
-    projected: bool,
 ) -> Result<()> {
     let units = sum(lines.iter().map(|(l, _)| l.fee.units)).map_err(|e| e.in_field("units"))?;
     let aggregated = sum(lines
@@ -202,7 +194,7 @@ fn write_totals(
     let amount_cents = sum(lines.iter().map(|(l, _)| l.fee.amount_cents))
         .map_err(|e| e.in_field("amount_cents"))?;
     out.key("units").decimal(units);
-    if !projected {
+    if projection.is_none() {
         out.key("total_aggregated_units").decimal(aggregated);
     }
     out.key("events_count")
@@ -273,14 +265,7 @@ fn write_filters(
             Some(projector) => Some(projector.project(lines.iter().copied())?),
         };
         out.open_object();
-        write_totals(
-            out,
-            &lines,
-            usage,
-            whole,
-            projection.as_ref(),
-            projector.is_some(),
-        )?;
+        write_totals(out, &lines, usage, whole, projection.as_ref())?;
         out.key("invoice_display_name").optional_string(
             bucket
                 .filter
@@ -335,14 +320,7 @@ fn write_grouped(
             Some(projector) => Some(projector.project(lines.iter().copied())?),
         };
         out.open_object();
-        write_totals(
-            out,
-            &lines,
-            usage,
-            whole,
-            projection.as_ref(),
-            projector.is_some(),
-        )?;
+        write_totals(out, &lines, usage, whole, projection.as_ref())?;
         out.key("grouped_by");
         write_group(out, group);
         out.key("filters").open_array();

@@ -533,26 +533,7 @@ mod tests {
                     }
                     params.grouped_by = grouped_by.clone();
                     let walked = aggregate(&events, &params).unwrap();
-                    let cache = RunningCache::default();
-                    let subscription = crate::engine::model::Subscription::parse(
-                        json!({"external_id": "s", "external_customer_id": "c", "plan_code": "p"})
-                            .as_object()
-                            .unwrap(),
-                        "id".into(),
-                        DateTime::from_timestamp(0, 0).unwrap(),
-                    )
-                    .unwrap();
-                    let charge = test_charge();
-                    let (first, rest) = events.split_at(4);
-                    cache
-                        .result(&subscription, &charge, 0, &params, first)
-                        .unwrap();
-                    for e in rest {
-                        cache.add(e).unwrap();
-                    }
-                    let running = cache
-                        .result(&subscription, &charge, 0, &params, &events)
-                        .unwrap();
+                    let running = fed_in_two_halves(&params, &events);
                     // Per-event values are kept for sums only; the others walk the events.
                     let kept = !per_event || aggregation_type == AggregationType::Sum;
                     assert_eq!(
@@ -591,15 +572,6 @@ mod tests {
             rounding: None,
             filters: Vec::new(),
         };
-        let subscription = crate::engine::model::Subscription::parse(
-            json!({"external_id": "s", "external_customer_id": "c", "plan_code": "p"})
-                .as_object()
-                .unwrap(),
-            "id".into(),
-            DateTime::from_timestamp(0, 0).unwrap(),
-        )
-        .unwrap();
-        let charge = test_charge();
         let free = [
             (0, "0"),
             (3, "0"),
@@ -629,18 +601,7 @@ mod tests {
                     percentage.free_units_per_total_aggregation;
                 params.event_price = percentage.event_price();
                 let walked = aggregate(&events, &params).unwrap();
-                let cache = RunningCache::default();
-                let (first, rest) = events.split_at(4);
-                cache
-                    .result(&subscription, &charge, 0, &params, first)
-                    .unwrap();
-                for e in rest {
-                    cache.add(e).unwrap();
-                }
-                let running = cache
-                    .result(&subscription, &charge, 0, &params, &events)
-                    .unwrap()
-                    .unwrap();
+                let running = fed_in_two_halves(&params, &events).unwrap();
                 let case = format!("{free_events} {free_amount} {min:?} {max:?}");
                 assert!(running.priced_events_total.is_some(), "{case}");
                 assert!(
@@ -653,6 +614,34 @@ mod tests {
                 assert_eq!(got.unwrap(), expected.unwrap(), "{case}");
             }
         }
+    }
+
+    /// The running result of a bucket built from the first four events, then fed the others
+    /// one by one (`None`: not kept incrementally).
+    fn fed_in_two_halves(
+        params: &AggregationParams,
+        events: &[Event],
+    ) -> Option<AggregationResult> {
+        let cache = RunningCache::default();
+        let subscription = crate::engine::model::Subscription::parse(
+            json!({"external_id": "s", "external_customer_id": "c", "plan_code": "p"})
+                .as_object()
+                .unwrap(),
+            "id".into(),
+            DateTime::from_timestamp(0, 0).unwrap(),
+        )
+        .unwrap();
+        let charge = test_charge();
+        let (first, rest) = events.split_at(4);
+        cache
+            .result(&subscription, &charge, 0, params, first)
+            .unwrap();
+        for e in rest {
+            cache.add(e).unwrap();
+        }
+        cache
+            .result(&subscription, &charge, 0, params, events)
+            .unwrap()
     }
 
     fn test_charge() -> Charge {
