@@ -197,7 +197,7 @@ fn parse_aggregation(input: &Input, spec: &ChargeSpec) -> Result<Aggregation> {
         events_count,
         running_total,
         per_event_values,
-        priced_events_total: None,
+        paid_events_price: None,
         prorated_events,
         precise_total_amount_cents: input.decimal_or_zero("precise_total_amount_cents")?,
         custom_amount,

@@ -320,12 +320,12 @@ pub struct AggregationResult {
     pub precise_total_amount_cents: Option<Decimal>,
     /// Percentage free units: cumulative values (empty unless asked for).
     pub running_total: Vec<Decimal>,
-    /// Each event's value in timestamp order (Lago's `per_event_aggregation`); running
-    /// aggregates give only the free prefix, with `priced_events_total`.
+    /// Each event's value in timestamp order (Lago's `per_event_aggregation`); empty when
+    /// `paid_events_price` is set.
     pub per_event_values: Vec<Decimal>,
-    /// Σ of every event's per-transaction price ([`AggregationParams::event_price`]), when the
-    /// running aggregates kept it.
-    pub priced_events_total: Option<Decimal>,
+    /// Percentage min/max per transaction: what the events after the free prefix pay
+    /// ([`AggregationParams::event_price`]), when the running aggregates kept it.
+    pub paid_events_price: Option<Decimal>,
     /// Prorated charges: each event's prorated value, parallel to `per_event_values`.
     pub per_event_prorated_values: Option<Vec<Decimal>>,
     /// Presentation breakdowns (empty without `presentation_by`).
@@ -380,7 +380,7 @@ impl From<&AggregationResult> for Aggregation {
             events_count: result.count,
             running_total: result.running_total.clone(),
             per_event_values: result.per_event_values.clone(),
-            priced_events_total: result.priced_events_total,
+            paid_events_price: result.paid_events_price,
             prorated_events,
             precise_total_amount_cents: result.precise_total_amount_cents.unwrap_or_default(),
             custom_amount: None,

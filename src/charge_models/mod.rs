@@ -37,12 +37,12 @@ pub struct Aggregation {
     pub events_count: u64,
     /// Cumulative sums used by percentage free units (see `percentage`).
     pub running_total: Vec<Decimal>,
-    /// Each event's value in timestamp order (percentage min/max per transaction); only the
-    /// free prefix when `priced_events_total` is set.
+    /// Each event's value in timestamp order (percentage min/max per transaction); empty when
+    /// `paid_events_price` is set.
     pub per_event_values: Vec<Decimal>,
-    /// Σ over every event of its per-transaction price, kept by running aggregates for the
-    /// charge's [`percentage::EventPrice`].
-    pub priced_events_total: Option<Decimal>,
+    /// Percentage min/max per transaction: Σ of the prices of the events after the free prefix,
+    /// when running aggregates kept it (for the charge's [`percentage::EventPrice`]).
+    pub paid_events_price: Option<Decimal>,
     /// Each event's full and prorated value in time order, when a prorated aggregator ran.
     pub prorated_events: Option<Vec<prorated_graduated::ProratedEvent>>,
     /// Σ of the events' `precise_total_amount_cents` (dynamic).

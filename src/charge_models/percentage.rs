@@ -203,6 +203,31 @@ pub struct FreeWalk {
     pub boundary_value: Option<Decimal>,
 }
 
+impl FreeWalk {
+    /// What the event that used up the free units pays on its remainder (0 when none did).
+    fn boundary_price(&self, price: EventPrice) -> Result<Decimal> {
+        match self.boundary_value {
+            Some(value) => price.amount(value),
+            None => Ok(Decimal::ZERO),
+        }
+    }
+}
+
+/// The per-transaction min/max amount from running aggregates: `total` is Σ of every event's
+/// price, `values` the events in time order, read only as far as the free prefix goes (the
+/// prefix's prices come off the total, the crossing event pays on its remainder).
+pub fn paid_price_from_total(
+    price: EventPrice,
+    free_events: u64,
+    free_amount: Decimal,
+    values: impl Iterator<Item = Decimal> + Clone,
+    total: Decimal,
+) -> Result<Decimal> {
+    let walk = free_walk(free_events, free_amount, values.clone())?;
+    let free = price.total(values.take(walk.paid_from))?;
+    add(sub(total, free)?, walk.boundary_price(price)?)
+}
+
 /// Lago's free prefix for per-transaction min/max: the first N events are free, and the first A
 /// units (the event that crosses A pays on its remainder). Reads `values` only as far as the
 /// prefix goes.
@@ -322,28 +347,17 @@ impl Percentage {
     }
 
     /// Σ over events of `v × rate/100 + fixed`, clamped per event, after the free prefix.
-    /// `priced_total` is that price summed over every event when the aggregation kept it
-    /// (running aggregates): `values` then need only hold the free prefix.
-    fn min_max_amount(
-        &self,
-        price: EventPrice,
-        values: &[Decimal],
-        priced_total: Option<Decimal>,
-    ) -> Result<Decimal> {
+    fn min_max_amount(&self, price: EventPrice, values: &[Decimal]) -> Result<Decimal> {
         let walk = free_walk(
             self.free_units_per_events,
             self.free_units_per_total_aggregation,
             values.iter().copied(),
         )?;
-        let boundary = match walk.boundary_value {
-            Some(value) => price.amount(value)?,
-            None => Decimal::ZERO,
-        };
-        let (free, paying) = values.split_at(walk.paid_from.min(values.len()));
-        match priced_total {
-            None => add(price.total(paying.iter().copied())?, boundary),
-            Some(total) => add(sub(total, price.total(free.iter().copied())?)?, boundary),
-        }
+        let paying = values.get(walk.paid_from..).unwrap_or_default();
+        add(
+            price.total(paying.iter().copied())?,
+            walk.boundary_price(price)?,
+        )
     }
 
     /// Prices the aggregation.
@@ -364,12 +378,11 @@ impl Percentage {
             mul(Decimal::from(events - free_events_count), self.fixed_amount)?
         };
         let regular_amount = add(percent_amount, fixed_amount)?;
-        let amount = match self.event_price() {
-            Some(price) if ctx.premium => self.min_max_amount(
-                price,
-                &aggregation.per_event_values,
-                aggregation.priced_events_total,
-            )?,
+        let amount = match (self.event_price(), aggregation.paid_events_price) {
+            (Some(_), Some(paid)) if ctx.premium => paid,
+            (Some(price), None) if ctx.premium => {
+                self.min_max_amount(price, &aggregation.per_event_values)?
+            }
             _ => regular_amount,
         };
         let free_events = events.min(free_events_count);

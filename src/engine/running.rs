@@ -8,7 +8,8 @@
 //! and the next query rebuilds it from the events. An ungrouped sum whose charge needs running
 //! totals or per-event values (percentage free units, per-transaction min/max) keeps its values
 //! and sorts them by time when asked; for per-transaction min/max it also keeps the sum of every
-//! event's clamped price, so a query hands the charge model that sum and the free prefix only. Weighted sums, recurring and prorated metrics,
+//! event's clamped price, so a query reads the free prefix only, and what it derives (running
+//! totals, the paid events' price) is kept until the next value arrives. Weighted sums, recurring and prorated metrics,
 //! presentation breakdowns, group filters by value and pay-in-advance are left to the event
 //! walk in `aggregations::aggregate`. The configuration changing clears every state.
 
@@ -21,7 +22,7 @@ use crate::aggregations::sum::{self, SumState};
 use crate::aggregations::unique_count::{self, UniqueCountState};
 use crate::aggregations::{
     empty_group, group_values, pg, text, AggregationParams, AggregationResult, AggregationType,
-    EventFilter, GroupResult, RawKey,
+    EventFilter, FreeUnits, GroupResult, RawKey,
 };
 use crate::charge_models::percentage::{self, EventPrice};
 use crate::domain::event::Event;
@@ -69,6 +70,18 @@ struct OrderedValues {
     /// Σ of every value's per-transaction price, once a query asked for that price: each new
     /// value then adds its own, so a query reads the free prefix only.
     priced: Option<(EventPrice, Decimal)>,
+    /// What the last query derived from the sorted values (running totals, the paid events'
+    /// price), kept until a value arrives.
+    derived: Option<Box<Derived>>,
+}
+
+/// The figures a query reads from sorted values, for one charge's free units and price.
+#[derive(Debug, Clone)]
+struct Derived {
+    free_units: FreeUnits,
+    price: Option<EventPrice>,
+    running_total: Vec<Decimal>,
+    paid_events_price: Option<Decimal>,
 }
 
 impl OrderedValues {
@@ -79,6 +92,7 @@ impl OrderedValues {
             .is_none_or(|&(t, s, _)| (t, s) <= (timestamp, sequence));
         self.sorted = (self.sorted || self.items.is_empty()) && in_order;
         self.items.push((timestamp, sequence, value));
+        self.derived = None;
         if let Some((price, total)) = self.priced {
             // An overflow drops the total: the next query sums again and reports it.
             self.priced = price
@@ -101,14 +115,43 @@ impl OrderedValues {
         }
     }
 
-    fn sort(&mut self) {
+    /// Sorts the values and derives what a query with these free units and this price reads,
+    /// unless the last query already did.
+    fn derive(&mut self, free_units: FreeUnits, price: Option<EventPrice>) -> Result<()> {
         if !self.sorted {
             self.items.sort_by_key(|&(t, s, _)| (t, s));
             self.sorted = true;
         }
+        let fresh = self
+            .derived
+            .as_ref()
+            .is_some_and(|d| d.free_units == free_units && d.price == price);
+        if fresh {
+            return Ok(());
+        }
+        let paid_events_price = match price {
+            Some(price) => {
+                let total = self.priced_total(price)?;
+                Some(percentage::paid_price_from_total(
+                    price,
+                    free_units.per_events,
+                    free_units.per_total_aggregation,
+                    self.values(),
+                    total,
+                )?)
+            }
+            None => None,
+        };
+        self.derived = Some(Box::new(Derived {
+            free_units,
+            price,
+            running_total: sum::running_total(self.values(), free_units, None)?,
+            paid_events_price,
+        }));
+        Ok(())
     }
 
-    fn values(&self) -> impl Iterator<Item = Decimal> + '_ {
+    fn values(&self) -> impl Iterator<Item = Decimal> + Clone + '_ {
         self.items.iter().map(|&(_, _, value)| value)
     }
 }
@@ -154,27 +197,14 @@ impl State {
             State::Latest(state) => state.result(),
             State::UniqueCount(state) => unique_count::running_result(state.units(), grouped),
             State::SumValues(state, ordered) => {
-                // As `sum::aggregate` gives it (values sorted, and priced when asked, by
-                // `Entry::result` first).
+                // As `sum::aggregate` gives it, from what `Entry::result` derived first.
                 let mut result = state.result(params, &Vec::new())?;
-                result.running_total =
-                    sum::running_total(ordered.values(), params.free_units, None)?;
-                if params.with_per_event_values {
-                    match (params.event_price, ordered.priced) {
-                        // The free prefix and the kept total: what percentage reads.
-                        (Some(price), Some((kept, total))) if kept == price => {
-                            let free = &params.free_units;
-                            let walk = percentage::free_walk(
-                                free.per_events,
-                                free.per_total_aggregation,
-                                ordered.values(),
-                            )?;
-                            result.per_event_values =
-                                ordered.values().take(walk.paid_from).collect();
-                            result.priced_events_total = Some(total);
-                        }
-                        _ => result.per_event_values = ordered.values().collect(),
-                    }
+                if let Some(derived) = &ordered.derived {
+                    result.running_total = derived.running_total.clone();
+                    result.paid_events_price = derived.paid_events_price;
+                }
+                if params.with_per_event_values && result.paid_events_price.is_none() {
+                    result.per_event_values = ordered.values().collect();
                 }
                 result
             }
@@ -257,10 +287,8 @@ impl Entry {
     fn result(&mut self, params: &AggregationParams) -> Result<AggregationResult> {
         for state in self.states.values_mut() {
             if let State::SumValues(_, ordered) = state {
-                ordered.sort();
-                if let Some(price) = params.event_price.filter(|_| params.with_per_event_values) {
-                    ordered.priced_total(price)?;
-                }
+                let price = params.event_price.filter(|_| params.with_per_event_values);
+                ordered.derive(params.free_units, price)?;
             }
         }
         let rounding = params.metric.rounding;
@@ -603,11 +631,8 @@ mod tests {
                 let walked = aggregate(&events, &params).unwrap();
                 let running = fed_in_two_halves(&params, &events).unwrap();
                 let case = format!("{free_events} {free_amount} {min:?} {max:?}");
-                assert!(running.priced_events_total.is_some(), "{case}");
-                assert!(
-                    running.per_event_values.len() <= free_events as usize + 4,
-                    "{case}"
-                );
+                assert!(running.paid_events_price.is_some(), "{case}");
+                assert!(running.per_event_values.is_empty(), "{case}");
                 let ctx = Context::default();
                 let expected = percentage.apply(&walked.to_charge_aggregation(), &ctx);
                 let got = percentage.apply(&running.to_charge_aggregation(), &ctx);
