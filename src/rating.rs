@@ -231,12 +231,17 @@ fn optional_decimal_json(value: Option<Decimal>) -> Value {
 
 /// Cents as a JSON integer: whole, and within what JavaScript represents exactly.
 pub(crate) fn cents_json(value: Decimal, field: &str) -> Result<Value> {
+    whole_cents(value, field).map(Value::from)
+}
+
+/// Cents as the integer JSON shows: whole, and within what JavaScript represents exactly.
+pub(crate) fn whole_cents(value: Decimal, field: &str) -> Result<i64> {
     let whole =
         i64::try_from(value.trunc()).map_err(|_| Error::invalid(field, "value_is_out_of_range"))?;
     if whole.abs() > JS_SAFE_INTEGER_MAX || !value.fract().is_zero() {
         return Err(Error::invalid(field, "value_is_out_of_range"));
     }
-    Ok(Value::from(whole))
+    Ok(whole)
 }
 
 fn priced_json(priced: &Priced, aggregation: &Aggregation) -> Value {

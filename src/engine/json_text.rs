@@ -4,7 +4,7 @@
 //! order written, strings escaped by serde_json itself).
 
 use crate::error::Result;
-use crate::rating::cents_json;
+use crate::rating::whole_cents;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::fmt::Write;
@@ -155,21 +155,16 @@ impl JsonText {
     /// Whole cents as a JSON integer, refused past what JavaScript holds exactly (`field` names
     /// the error).
     pub fn cents(&mut self, value: Decimal, field: &str) -> Result<&mut Self> {
-        let cents = cents_json(value, field)?;
-        Ok(self.value(&cents))
+        let cents = whole_cents(value, field)?;
+        self.separate();
+        let _ = write!(self.text, "{cents}");
+        Ok(self.done())
     }
 
     /// A value already written as JSON text.
     pub fn raw(&mut self, json: &str) -> &mut Self {
         self.separate();
         self.text.push_str(json);
-        self.done()
-    }
-
-    /// Any value, as `Value::to_string` writes it.
-    pub fn value(&mut self, value: &Value) -> &mut Self {
-        self.separate();
-        let _ = write!(self.text, "{value}");
         self.done()
     }
 
@@ -202,6 +197,7 @@ mod tests {
             "c": [1, null, "x", {"d": [awkward.clone()]}],
             awkward.clone(): 18_446_744_073_709_551_615u64,
             "e": "4.0",
+            "f": [-12, 9_007_199_254_740_991u64],
         });
         let mut out = JsonText::with_capacity(0);
         out.open_object();
@@ -212,6 +208,16 @@ mod tests {
         out.close_array().close_object().close_array();
         out.key_text(&awkward).integer(u64::MAX);
         out.key("e").decimal(Decimal::from(4));
+        out.key("f").open_array();
+        out.cents(Decimal::from(-12), "f").unwrap();
+        out.cents(Decimal::from(9_007_199_254_740_991u64), "f")
+            .unwrap();
+        out.close_array();
+        // Cents past 2^53 − 1 or with a fraction are refused, naming the field.
+        assert!(out
+            .cents(Decimal::from(9_007_199_254_740_992u64), "g")
+            .is_err());
+        assert!(out.cents(Decimal::new(15, 1), "g").is_err());
         out.close_object();
         assert_eq!(out.into_string(), expected.to_string());
     }

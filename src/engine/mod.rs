@@ -703,7 +703,7 @@ impl Engine {
         let query = UsageQuery::parse(query)?;
         self.observe(query.now);
         let (text, _) = self.current_usage_of(&query)?;
-        serde_json::from_str(&text).map_err(|e| Error::BadRequest(e.to_string()))
+        render::value_of(&text)
     }
 
     /// [`Engine::current_usage`] as JSON text, computed (what the JS package parses).
@@ -769,7 +769,7 @@ impl Engine {
     /// Lago's `GET /customers/{id}/projected_usage` body (`{"customer_projected_usage": …}`).
     pub fn projected_usage(&mut self, query: &Value) -> Result<Value> {
         let text = self.projected_usage_body(query)?;
-        serde_json::from_str(&text).map_err(|e| Error::BadRequest(e.to_string()))
+        render::value_of(&text)
     }
 
     /// [`Engine::projected_usage`] as JSON text (what the JS package parses).

@@ -47,8 +47,13 @@ const TEXT_BYTES: usize = 16 * 1024;
 
 /// The usage envelope (without its root key). `lago_invoice_id` is null for current usage.
 pub fn usage_json(usage: &Usage, shape: Shape, lago_invoice_id: Option<&str>) -> Result<Value> {
-    let text = usage_text(usage, shape, lago_invoice_id)?;
-    serde_json::from_str(&text).map_err(|e| crate::error::Error::BadRequest(e.to_string()))
+    value_of(&usage_text(usage, shape, lago_invoice_id)?)
+}
+
+/// A `Value` of JSON text this module wrote (for the engine's `Value` API).
+pub fn value_of(text: &str) -> Result<Value> {
+    // Unreachable: the writer only writes JSON.
+    serde_json::from_str(text).map_err(|e| crate::error::Error::BadRequest(e.to_string()))
 }
 
 /// [`usage_json`] as JSON text, written directly (what the API and the JS package return).
