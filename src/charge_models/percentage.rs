@@ -196,11 +196,11 @@ impl EventPrice {
 
 /// Where the free prefix of per-transaction pricing ends, in time order.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FreeWalk {
+struct FreeWalk {
     /// Events before this index pay nothing, except the last one when `boundary_value` is set.
-    pub paid_from: usize,
+    paid_from: usize,
     /// The event at `paid_from − 1` used up the free units: it pays on what is left of it.
-    pub boundary_value: Option<Decimal>,
+    boundary_value: Option<Decimal>,
 }
 
 impl FreeWalk {
@@ -231,7 +231,7 @@ pub fn paid_price_from_total(
 /// Lago's free prefix for per-transaction min/max: the first N events are free, and the first A
 /// units (the event that crosses A pays on its remainder). Reads `values` only as far as the
 /// prefix goes.
-pub fn free_walk(
+fn free_walk(
     free_events: u64,
     free_amount: Decimal,
     values: impl IntoIterator<Item = Decimal>,
