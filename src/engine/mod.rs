@@ -700,10 +700,7 @@ impl Engine {
 
     /// Lago's `GET /customers/{id}/current_usage` body (`{"customer_usage": …}`).
     pub fn current_usage(&mut self, query: &Value) -> Result<Value> {
-        let query = UsageQuery::parse(query)?;
-        self.observe(query.now);
-        let (text, _) = self.current_usage_of(&query)?;
-        render::value_of(&text)
+        render::value_of(&self.current_usage_body(query)?)
     }
 
     /// [`Engine::current_usage`] as JSON text, computed (what the JS package parses).
@@ -768,8 +765,7 @@ impl Engine {
 
     /// Lago's `GET /customers/{id}/projected_usage` body (`{"customer_projected_usage": …}`).
     pub fn projected_usage(&mut self, query: &Value) -> Result<Value> {
-        let text = self.projected_usage_body(query)?;
-        render::value_of(&text)
+        render::value_of(&self.projected_usage_body(query)?)
     }
 
     /// [`Engine::projected_usage`] as JSON text (what the JS package parses).
