@@ -209,6 +209,36 @@ fn answer(result: Result<Value, Error>) -> Result<JsValue, JsValue> {
     }
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// The platform's `TextEncoder` (Node >= 11 and browsers).
+    type TextEncoder;
+    #[wasm_bindgen(constructor)]
+    fn new() -> TextEncoder;
+    #[wasm_bindgen(method)]
+    fn encode(this: &TextEncoder, text: &JsValue) -> js_sys::Uint8Array;
+}
+
+thread_local! {
+    static ENCODER: TextEncoder = TextEncoder::new();
+}
+
+/// A bulk text handed over as a string or as UTF-8 bytes. A string is encoded by the platform's
+/// `TextEncoder` and copied in one block: wasm-bindgen's own string argument copies long ASCII
+/// text a character at a time in JavaScript (measured: ~15 % of bulk ingestion).
+fn bulk_text(input: &JsValue) -> Result<String, Error> {
+    let bytes = if input.is_string() {
+        ENCODER.with(|encoder| encoder.encode(input)).to_vec()
+    } else if let Some(array) = input.dyn_ref::<js_sys::Uint8Array>() {
+        array.to_vec()
+    } else {
+        return Err(Error::BadRequest(
+            "the bulk text must be a string or a Uint8Array".into(),
+        ));
+    };
+    String::from_utf8(bytes).map_err(|_| Error::BadRequest("the bulk text is not UTF-8".into()))
+}
+
 /// An answer the engine wrote as JSON text: JSON.parse builds the object.
 fn answer_text(result: Result<String, Error>) -> Result<JsValue, JsValue> {
     match result {
@@ -375,15 +405,17 @@ impl JsEngine {
 
     /// Ingests NDJSON text (one event per line), a JSON array text, or CSV with a header row
     /// naming `transaction_id` (other columns are properties), parsed inside WASM, all or
-    /// nothing. Returns the number of events stored.
+    /// nothing; as a string or as UTF-8 bytes (a file's `Buffer`). Returns the number of
+    /// events stored.
     #[wasm_bindgen(js_name = ingestBulk)]
     pub fn ingest_bulk(
         &mut self,
-        text: &str,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] text: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string | Date")] now: JsValue,
     ) -> Result<u32, JsValue> {
         instant(&now, "now")
-            .and_then(|now| self.inner.ingest_bulk(text, now))
+            .and_then(|now| Ok((bulk_text(&text)?, now)))
+            .and_then(|(text, now)| self.inner.ingest_bulk(&text, now))
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
             .map_err(|e| to_js_error(&e))
     }

@@ -224,6 +224,26 @@ test('events come in one by one, in batches and as NDJSON; unknown codes are sto
   assert.equal(EVENTS_TOTAL, 47);
 });
 
+test('ingestBulk reads UTF-8 bytes as it reads a string; other inputs are a 400', () => {
+  const { engine } = loaded();
+  const lines = [
+    ev('u-1', 'sub_z', 'cpu_peak', '2025-06-20T00:00:00Z', { cores: 2, note: 'café ☕' }),
+    ev('u-2', 'sub_z', 'cpu_peak', '2025-06-20T00:00:01Z', { cores: 3 }),
+  ].map((e) => JSON.stringify(e)).join('\n');
+  assert.equal(engine.ingestBulk(Buffer.from(lines, 'utf8'), NOW), 2);
+  // The same lines again as a string: both are duplicates of what the bytes stored.
+  const error = lagoError(() => engine.ingestBulk(lines, NOW));
+  assert.deepEqual(error.error_details, { 0: { transaction_id: ['value_already_exist'] }, 1: { transaction_id: ['value_already_exist'] } });
+  // The non-ASCII property came through the bytes intact.
+  const exported = JSON.stringify(engine.export());
+  assert.ok(exported.includes('"note":"café ☕"'), 'the UTF-8 property is stored as written');
+  assert.deepEqual(body(lagoError(() => engine.ingestBulk(new Uint8Array([0x7b, 0xff, 0x7d]), NOW))),
+    { status: 400, code: 'bad_request', error_details: { body: ['the bulk text is not UTF-8'] } });
+  assert.deepEqual(body(lagoError(() => engine.ingestBulk(42, NOW))),
+    { status: 400, code: 'bad_request', error_details: { body: ['the bulk text must be a string or a Uint8Array'] } });
+  assert.equal(engine.eventsCount, EVENTS_TOTAL + 2);
+});
+
 test('dedup is per (external_subscription_id, transaction_id); a duplicate changes nothing', () => {
   const { engine } = loaded();
   // 'shared-1' is stored for sub_a (3 cores) and for sub_b (14 cores): both count (see the usage tests).
