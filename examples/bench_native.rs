@@ -6,17 +6,15 @@
 //!
 //! `setup.json` is `{now, metrics: [...], plan, customer, subscription, query}` (Lago bodies). Per
 //! repetition: a fresh engine, the NDJSON ingested in chunks of about `chunk_bytes` bytes cut at
-//! line ends (one `ingest_bulk` each; a chunk refused for duplicates only is retried without the
-//! lines named in the error, as the JS side does), then the first current usage, then warm
-//! current usage. Prints one JSON object with the timings in milliseconds.
+//! line ends (one `ingest_bulk_with_duplicates` each, skipping repeated keys, as the JS side
+//! does), then the first current usage, then warm current usage. Prints one JSON object with the timings in milliseconds.
 
 // Timings are floats; no money is computed here.
 #![allow(clippy::float_arithmetic)]
 
 use serde_json::{json, Value};
 use std::time::Instant;
-use usage_calc::engine::Engine;
-use usage_calc::error::Error;
+use usage_calc::engine::{Duplicates, Engine};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -119,37 +117,8 @@ fn chunks(text: &str, bytes: usize) -> Vec<&str> {
 /// Ingests one chunk; when it is refused only for duplicates, drops the lines the error names
 /// (indexes among non-blank lines) and retries. Returns the events stored.
 fn ingest_chunk(engine: &mut Engine, chunk: &str, now: chrono::DateTime<chrono::Utc>) -> usize {
-    let mut owned: Option<String> = None;
-    loop {
-        let text = owned.as_deref().unwrap_or(chunk);
-        match engine.ingest_bulk(text, now) {
-            Ok(count) => return count,
-            Err(Error::Indexed(items)) => {
-                let duplicate = json!({"transaction_id": ["value_already_exist"]});
-                assert!(
-                    items.iter().all(|(_, d)| d.to_json() == duplicate),
-                    "a chunk was refused for something other than duplicates"
-                );
-                let mut drop: Vec<usize> = items.iter().map(|(i, _)| *i).collect();
-                drop.sort_unstable();
-                let mut kept = String::with_capacity(text.len());
-                let mut index = 0;
-                let mut next = drop.iter().peekable();
-                for line in text.split_inclusive('\n') {
-                    if line.trim().is_empty() {
-                        kept.push_str(line);
-                        continue;
-                    }
-                    if next.peek() == Some(&&index) {
-                        next.next();
-                    } else {
-                        kept.push_str(line);
-                    }
-                    index += 1;
-                }
-                owned = Some(kept);
-            }
-            Err(other) => panic!("ingest_bulk: {other}"),
-        }
+    match engine.ingest_bulk_with_duplicates(chunk, now, Duplicates::Skip) {
+        Ok(count) => count,
+        Err(error) => panic!("ingest_bulk: {error}"),
     }
 }

@@ -110,10 +110,15 @@ pub fn charge_properties(data: &[u8]) {
 }
 
 /// Bytes as a bulk ingestion (NDJSON, a JSON array or CSV), into the fuzzed organisation, then a
-/// current usage so the running states fold what was stored.
+/// current usage so the running states fold what was stored. An odd length skips duplicates.
 pub fn ingest_text(engine: &mut Engine, data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let _ = engine.ingest_bulk(&text, now());
+    let duplicates = if data.len() % 2 == 1 {
+        crate::engine::Duplicates::Skip
+    } else {
+        crate::engine::Duplicates::Refuse
+    };
+    let _ = engine.ingest_bulk_with_duplicates(&text, now(), duplicates);
     let _ =
         engine.current_usage(&json!({"external_customer_id": "c", "now": "2025-06-15T00:00:00Z"}));
 }

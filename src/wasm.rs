@@ -4,6 +4,7 @@
 //! returns a plain object. Errors are thrown as a JS `Error` that also carries Lago's
 //! `{status, error, code, error_details}`.
 
+use crate::engine::Duplicates;
 use crate::error::Error;
 use crate::rating;
 use serde_json::Value;
@@ -19,6 +20,7 @@ const TYPES: &'static str = include_str!("wasm_types.d.ts");
 
 /// Request text from a JS value: a string is taken as JSON text, anything else is stringified.
 fn request_json(input: &JsValue) -> Result<Value, Error> {
+    grow_ahead();
     let text = match input.as_string() {
         Some(text) => text,
         None => js_sys::JSON::stringify(input)
@@ -217,16 +219,76 @@ extern "C" {
     fn new() -> TextEncoder;
     #[wasm_bindgen(method)]
     fn encode(this: &TextEncoder, text: &JsValue) -> js_sys::Uint8Array;
+
+    /// `ingestBulk`'s options (`BulkOptions` in `wasm_types.d.ts`).
+    #[wasm_bindgen(typescript_type = "BulkOptions")]
+    pub type BulkOptions;
 }
 
 thread_local! {
     static ENCODER: TextEncoder = TextEncoder::new();
 }
 
+/// Linear memory grown in one step ahead of need, as a share of what it holds (1/4), and at
+/// most [`GROW_AHEAD_MAX_BYTES`]: see [`grow_ahead`].
+const GROW_AHEAD_DIVISOR: usize = 4;
+
+/// Past 256 MiB, memory grows 64 MiB at a time (a few steps more, less unused memory near
+/// wasm32's 4 GiB).
+const GROW_AHEAD_MAX_BYTES: usize = 64 << 20;
+
+/// Grows linear memory ahead of need when it grew since the last call. dlmalloc grows memory
+/// by what each allocation lacks, a few pages at a time while events arrive, and every
+/// `memory.grow` makes the JS engine swap the memory's `ArrayBuffer` and account for it, which
+/// in a fresh instance cost more than the ingestion. A quarter more, allocated and freed at
+/// once, stays in the allocator's free space for the next allocations: memory grows O(log n)
+/// times instead of once per few pages. Best effort: a reservation that cannot be had is
+/// skipped (the allocation that needs the memory reports it).
+fn grow_ahead() {
+    thread_local! {
+        static PAGES_SEEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+    let pages = core::arch::wasm32::memory_size(0);
+    if pages <= PAGES_SEEN.get() {
+        return;
+    }
+    let mut reserve: Vec<u8> = Vec::new();
+    if reserve
+        .try_reserve_exact((pages * 65_536 / GROW_AHEAD_DIVISOR).min(GROW_AHEAD_MAX_BYTES))
+        .is_ok()
+    {
+        // Kept from the optimiser, which may remove an allocation nobody reads.
+        std::hint::black_box(&mut reserve);
+    }
+    drop(reserve);
+    PAGES_SEEN.set(core::arch::wasm32::memory_size(0));
+}
+
+/// `ingestBulk`'s options: none, or an object whose `skipDuplicates` is absent or a boolean.
+fn bulk_duplicates(options: Option<&BulkOptions>) -> Result<Duplicates, Error> {
+    // The JS value as it came: the type is unchecked, a number arrives as one.
+    let Some(options) = options.map(JsValue::from) else {
+        return Ok(Duplicates::Refuse);
+    };
+    let skip = if options.is_object() {
+        js_sys::Reflect::get(&options, &JsValue::from_str("skipDuplicates")).ok()
+    } else {
+        None
+    };
+    match skip.map(|skip| (skip.is_undefined(), skip.as_bool())) {
+        Some((true, _)) | Some((_, Some(false))) => Ok(Duplicates::Refuse),
+        Some((_, Some(true))) => Ok(Duplicates::Skip),
+        _ => Err(Error::BadRequest(
+            "the options must be an object whose skipDuplicates is a boolean".into(),
+        )),
+    }
+}
+
 /// A bulk text handed over as a string or as UTF-8 bytes. A string is encoded by the platform's
 /// `TextEncoder` and copied in one block: wasm-bindgen's own string argument copies long ASCII
 /// text a character at a time in JavaScript (measured: ~15 % of bulk ingestion).
 fn bulk_text(input: &JsValue) -> Result<String, Error> {
+    grow_ahead();
     let bytes = if input.is_string() {
         ENCODER.with(|encoder| encoder.encode(input)).to_vec()
     } else if let Some(array) = input.dyn_ref::<js_sys::Uint8Array>() {
@@ -405,17 +467,23 @@ impl JsEngine {
 
     /// Ingests NDJSON text (one event per line), a JSON array text, or CSV with a header row
     /// naming `transaction_id` (other columns are properties), parsed inside WASM, all or
-    /// nothing; as a string or as UTF-8 bytes (a file's `Buffer`). Returns the number of
-    /// events stored.
+    /// nothing; as a string or as UTF-8 bytes (a file's `Buffer`). With `{skipDuplicates:
+    /// true}`, an event whose key is already stored or repeats an earlier one of the text is
+    /// dropped instead of refusing the text. Returns the number of events stored.
     #[wasm_bindgen(js_name = ingestBulk)]
     pub fn ingest_bulk(
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] text: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string | Date")] now: JsValue,
+        options: Option<BulkOptions>,
     ) -> Result<u32, JsValue> {
-        instant(&now, "now")
-            .and_then(|now| Ok((bulk_text(&text)?, now)))
-            .and_then(|(text, now)| self.inner.ingest_bulk(&text, now))
+        bulk_duplicates(options.as_ref())
+            .and_then(|duplicates| Ok((duplicates, instant(&now, "now")?)))
+            .and_then(|(duplicates, now)| Ok((duplicates, now, bulk_text(&text)?)))
+            .and_then(|(duplicates, now, text)| {
+                self.inner
+                    .ingest_bulk_with_duplicates(&text, now, duplicates)
+            })
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
             .map_err(|e| to_js_error(&e))
     }
@@ -486,6 +554,7 @@ impl JsEngine {
         #[wasm_bindgen(unchecked_param_type = "ApiRequest")] request: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string | Date")] now: JsValue,
     ) -> JsValue {
+        grow_ahead();
         let response = match instant(&now, "now") {
             Ok(now) => {
                 crate::api::handle(&mut self.inner, &self.api_key, &api_request(&request), now)

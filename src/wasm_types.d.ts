@@ -428,6 +428,16 @@ export interface SubscriptionInput {
   [key: string]: unknown;
 }
 
+/** `ingestBulk`'s options. */
+export interface BulkOptions {
+  /**
+   * Drop an event whose (`external_subscription_id`, `transaction_id`) is already stored or
+   * repeats an earlier one of the text, and store the others (default: refuse the whole text
+   * with `value_already_exist` at the event's index, as Lago does).
+   */
+  skipDuplicates?: boolean;
+}
+
 /** `POST /events`' `event`. Deduplicated per (`external_subscription_id`, `transaction_id`). */
 export interface EventInput {
   transaction_id: string | number;

@@ -83,6 +83,83 @@ fn duplicate_transaction_is_rejected_and_changes_nothing() {
 }
 
 #[test]
+fn bulk_text_skipping_duplicates_stores_each_key_once() {
+    use usage_calc::engine::Duplicates::{Refuse, Skip};
+    let mut engine = june_setup();
+    let now = at("2025-06-15T00:00:00Z");
+    let line = |tx: &str, sub: &str, units: u32| {
+        format!(
+            r#"{{"transaction_id":"{tx}","external_subscription_id":"{sub}","code":"bm","timestamp":1749945600,"properties":{{"units":{units}}}}}"#
+        )
+    };
+    engine.ingest_bulk(&line("a", "sub", 1), now).unwrap();
+
+    // "a" is stored, the second "b" repeats the first: by Lago's rule the text is refused...
+    let text = [
+        line("a", "sub", 2),
+        line("b", "sub", 3),
+        line("b", "sub", 4),
+        line("b", "other", 5),
+    ]
+    .join("\n");
+    let error = engine
+        .ingest_bulk_with_duplicates(&text, now, Refuse)
+        .unwrap_err();
+    assert_eq!(
+        error.to_json()["error_details"],
+        json!({"2": {"transaction_id": ["value_already_exist"]}})
+    );
+    assert_eq!(engine.events_count(), 1);
+
+    // ...and skipping, the new keys are stored, each from its first line.
+    assert_eq!(
+        engine
+            .ingest_bulk_with_duplicates(&text, now, Skip)
+            .unwrap(),
+        2
+    );
+    assert_eq!(engine.events_count(), 3);
+    let mut stored: Vec<String> = engine
+        .events_page(&Default::default(), 1, 10)
+        .0
+        .into_iter()
+        .map(|e| {
+            json!([
+                e["transaction_id"],
+                e["external_subscription_id"],
+                e["properties"]["units"]
+            ])
+            .to_string()
+        })
+        .collect();
+    stored.sort();
+    assert_eq!(
+        stored,
+        [r#"["a","sub",1]"#, r#"["b","other",5]"#, r#"["b","sub",3]"#]
+    );
+
+    // The same text again stores nothing, and is no error.
+    assert_eq!(
+        engine
+            .ingest_bulk_with_duplicates(&text, now, Skip)
+            .unwrap(),
+        0
+    );
+    assert_eq!(engine.events_count(), 3);
+
+    // Any other bad event still refuses the text, named without the repeated keys.
+    let text = [line("c", "sub", 1), line("a", "sub", 1), "{}".to_string()].join("\n");
+    let error = engine
+        .ingest_bulk_with_duplicates(&text, now, Skip)
+        .unwrap_err();
+    assert_eq!(
+        error.to_json()["error_details"],
+        json!({"2": {"transaction_id": ["value_is_mandatory"], "code": ["value_is_mandatory"]}})
+    );
+    assert_eq!(engine.events_count(), 3);
+}
+
+#[test]
 fn export_import_round_trips() {
     let mut engine = june_setup();
     engine

@@ -353,7 +353,8 @@ async function simStep() {
     const added = sim.eventsIngested - before;
     document.body.dataset.eventsIngested = String(sim.eventsIngested);
     status.textContent = `${sim.eventsIngested.toLocaleString()} events up to now (${added.toLocaleString()} ingested in ${(ms / 1000).toFixed(2)} s`
-      + `${added > 1000 ? `, ${Math.round(added / (ms / 1000)).toLocaleString()} events/s` : ''}).`;
+      + `${added > 1000 ? `, ${Math.round(added / (ms / 1000)).toLocaleString()} events/s` : ''})`
+      + `${sim.duplicatesSkipped ? `; ${sim.duplicatesSkipped.toLocaleString()} repeated events skipped (same subscription and transaction_id)` : ''}.`;
     simView = { usage: sim.usage(), comparison: compareEvents(), period, nowTs: sim.ingestedTs, stale: false };
     renderEventsView();
     if (source.kind !== 'synthetic' && uploadStarted !== null) {

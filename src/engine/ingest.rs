@@ -96,7 +96,7 @@ pub fn parse_batch(value: &Value, now: DateTime<Utc>, max: usize) -> Result<Vec<
     if items.len() > max.min(EVENTS_MAX) {
         return Err(Error::invalid("events", "too_many_events"));
     }
-    let mut collector = Collector::new(now, items.len());
+    let mut collector = Collector::new(now, items.len(), Duplicates::Refuse);
     for item in items {
         let item = match item {
             Value::Object(object) => Item::Event(RawEvent::from_map(object)),
@@ -117,12 +117,39 @@ pub fn parse_batch(value: &Value, now: DateTime<Utc>, max: usize) -> Result<Vec<
 /// `{"events": ["too_many_events"]}`, an array that is not valid JSON as a whole is a
 /// `BadRequest`, and the error lists at most the first 1,000 bad events (reading stops there).
 pub fn parse_bulk(text: &str, now: DateTime<Utc>) -> Result<Vec<Event>> {
-    parse_bulk_with(text, now, true)
+    parse_bulk_with(text, now, true, Duplicates::Refuse)
+}
+
+/// [`parse_bulk`] with a choice of what a repeated key does: with [`Duplicates::Skip`], a later
+/// occurrence of a key in the text is dropped instead of refusing the text (the first is kept);
+/// other bad events still refuse it, and are reported without duplicates among them.
+pub fn parse_bulk_with_duplicates(
+    text: &str,
+    now: DateTime<Utc>,
+    duplicates: Duplicates,
+) -> Result<Vec<Event>> {
+    parse_bulk_with(text, now, true, duplicates)
+}
+
+/// What a bulk text does with an event whose key (`external_subscription_id`, `transaction_id`)
+/// is already stored or repeats an earlier one of the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duplicates {
+    /// Refuse the whole text: `value_already_exist` at the event's index (Lago's rule).
+    Refuse,
+    /// Store the others and drop it: reloading a file, or a client's retry, stores each event
+    /// once without a second pass over the text.
+    Skip,
 }
 
 /// [`parse_bulk`], with or without the hand-written reader of the usual NDJSON line (tests read
 /// every line both ways and compare).
-fn parse_bulk_with(text: &str, now: DateTime<Utc>, fast: bool) -> Result<Vec<Event>> {
+fn parse_bulk_with(
+    text: &str,
+    now: DateTime<Utc>,
+    fast: bool,
+    duplicates: Duplicates,
+) -> Result<Vec<Event>> {
     if text.len() > REQUEST_BYTES_MAX {
         return Err(Error::BadRequest(format!(
             "the events text is longer than {REQUEST_BYTES_MAX} bytes"
@@ -131,7 +158,7 @@ fn parse_bulk_with(text: &str, now: DateTime<Utc>, fast: bool) -> Result<Vec<Eve
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // A typical event is ~150 bytes; the guess only sizes the first allocation (counting lines
     // first would cost a pass over the text).
-    let mut collector = Collector::new(now, (text.len() / 128).min(EVENTS_MAX));
+    let mut collector = Collector::new(now, (text.len() / 128).min(EVENTS_MAX), duplicates);
     let start = text.trim_ascii_start();
     if start.starts_with('[') {
         read_array(text, &mut collector)?;
@@ -516,10 +543,12 @@ struct Collector<'a> {
     count: usize,
     /// Set when reading must stop early: the error to return.
     stop: Option<Error>,
+    /// Whether a repeated key is an error or dropped.
+    on_duplicate: Duplicates,
 }
 
 impl<'a> Collector<'a> {
-    fn new(now: DateTime<Utc>, capacity: usize) -> Self {
+    fn new(now: DateTime<Utc>, capacity: usize, on_duplicate: Duplicates) -> Self {
         Collector {
             now,
             interner: Interner::default(),
@@ -529,6 +558,7 @@ impl<'a> Collector<'a> {
             fingerprints: Vec::with_capacity(capacity),
             count: 0,
             stop: None,
+            on_duplicate,
         }
     }
 
@@ -591,20 +621,33 @@ impl<'a> Collector<'a> {
         self.finish(BULK_ERRORS_MAX)
     }
 
-    /// The events, or the first `errors_max` bad items (duplicates included).
+    /// The events, or the first `errors_max` bad items (duplicates included unless skipped).
     fn finish(mut self, errors_max: usize) -> Result<Vec<Event>> {
         let errors = self.merged_errors(errors_max);
-        if errors.is_empty() {
-            Ok(self.events)
-        } else {
-            Err(Error::Indexed(errors))
+        if !errors.is_empty() {
+            return Err(Error::Indexed(errors));
         }
+        if self.on_duplicate == Duplicates::Skip {
+            // No item failed, so an item's index is its event's.
+            let repeated = self.duplicates();
+            let mut repeated = repeated.iter().peekable();
+            let mut index = 0;
+            self.events.retain(|_| {
+                let keep = repeated.next_if(|&&at| at == index).is_none();
+                index += 1;
+                keep
+            });
+        }
+        Ok(self.events)
     }
 
     /// The failed items and the later occurrences of a key, by index; a duplicate's
     /// `value_already_exist` goes first (its `transaction_id` is valid, so it has no other).
     fn merged_errors(&mut self, errors_max: usize) -> Vec<(usize, ErrorDetails)> {
-        let duplicates = self.duplicates();
+        let duplicates = match self.on_duplicate {
+            Duplicates::Refuse => self.duplicates(),
+            Duplicates::Skip => Vec::new(),
+        };
         let mut failed = std::mem::take(&mut self.errors).into_iter().peekable();
         let mut duplicates = duplicates.into_iter().peekable();
         let mut merged = Vec::new();
@@ -1452,8 +1495,8 @@ mod tests {
 
     /// The fast reader and serde give the same events or the same errors.
     fn same_both_ways(text: &str) {
-        let fast = parse_bulk_with(text, now(), true);
-        let serde = parse_bulk_with(text, now(), false);
+        let fast = parse_bulk_with(text, now(), true, Duplicates::Refuse);
+        let serde = parse_bulk_with(text, now(), false, Duplicates::Refuse);
         assert_eq!(format!("{fast:?}"), format!("{serde:?}"), "{text}");
     }
 

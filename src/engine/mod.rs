@@ -29,6 +29,7 @@ use crate::error::{Error, ErrorDetails, Result};
 use crate::period::{self, Mode};
 use chrono::{DateTime, Utc};
 use entities::{metric_json, tax_json, CREATED_AT};
+pub use ingest::Duplicates;
 use model::{Customer, Metric, Organization, Plan, PlanContext, Status, Subscription, Tax};
 use projection::Projector;
 use render::{Projectors, Shape};
@@ -534,20 +535,43 @@ impl Engine {
         Ok(Value::Array(out))
     }
 
-    /// Ingests NDJSON or a JSON array of events: all or nothing. Returns the number stored.
+    /// Ingests NDJSON, a JSON array or CSV of events: all or nothing. Returns the number stored.
     pub fn ingest_bulk(&mut self, text: &str, now: DateTime<Utc>) -> Result<usize> {
-        let events = ingest::parse_bulk(text, now)?;
+        self.ingest_bulk_with_duplicates(text, now, Duplicates::Refuse)
+    }
+
+    /// [`ingest_bulk`](Self::ingest_bulk), choosing what an event whose key is already stored
+    /// or repeats an earlier one of the text does: with [`Duplicates::Skip`] it is dropped and
+    /// the others are stored (any other bad event still refuses the text). Returns the number
+    /// stored.
+    pub fn ingest_bulk_with_duplicates(
+        &mut self,
+        text: &str,
+        now: DateTime<Utc>,
+        duplicates: Duplicates,
+    ) -> Result<usize> {
+        let mut events = ingest::parse_bulk_with_duplicates(text, now, duplicates)?;
+        match duplicates {
+            Duplicates::Refuse => self.claim_all(&events)?,
+            Duplicates::Skip => self.events.claim_new(&mut events),
+        }
         let count = events.len();
-        self.store_all(events, now)?;
+        self.store_claimed(events, now)?;
         Ok(count)
     }
 
     /// Stores a parsed batch (no two events with one key): nothing unless every event is new
-    /// and the store has room. The transaction ids are claimed first, one probe per event, and
-    /// given back when the batch is refused.
+    /// and the store has room.
     fn store_all(&mut self, events: Vec<Event>, now: DateTime<Utc>) -> Result<()> {
-        if let Err(taken) = self.events.claim(&events) {
-            return Err(Error::Indexed(
+        self.claim_all(&events)?;
+        self.store_claimed(events, now)
+    }
+
+    /// Claims the transaction ids of a batch, one probe per event, all or none: an error at the
+    /// index of each event whose key is stored.
+    fn claim_all(&mut self, events: &[Event]) -> Result<()> {
+        self.events.claim(events).map_err(|taken| {
+            Error::Indexed(
                 taken
                     .into_iter()
                     .map(|index| {
@@ -556,8 +580,13 @@ impl Engine {
                         (index, details)
                     })
                     .collect(),
-            ));
-        }
+            )
+        })
+    }
+
+    /// Stores events whose transaction ids are claimed, if the store has room for all of them
+    /// (else gives the ids back).
+    fn store_claimed(&mut self, events: Vec<Event>, now: DateTime<Utc>) -> Result<()> {
         if self.events.len().saturating_add(events.len()) > crate::aggregations::EVENTS_MAX {
             self.events.unclaim(&events);
             return Err(Error::invalid("events", "too_many_events"));

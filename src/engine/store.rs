@@ -65,6 +65,21 @@ impl EventStore {
         Err(taken)
     }
 
+    /// Claims the transaction ids of a batch whose keys are distinct, keeping in `events` only
+    /// those whose key was not stored.
+    pub fn claim_new(&mut self, events: &mut Vec<Event>) {
+        events.retain(|event| {
+            let id = &*event.external_subscription_id;
+            let subscription = match self.subscriptions.get_mut(id) {
+                Some(subscription) => subscription,
+                None => self.subscriptions.entry(id.to_string()).or_default(),
+            };
+            subscription
+                .transaction_ids
+                .insert(Arc::clone(&event.transaction_id))
+        });
+    }
+
     /// Gives back the transaction ids [`claim`](Self::claim) took for these events.
     pub fn unclaim(&mut self, events: &[Event]) {
         for event in events {

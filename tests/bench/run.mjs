@@ -47,13 +47,12 @@ const QUICK = flag('--quick');
 const N = option('--events', QUICK ? 200_000 : 1_000_000);
 const REPS = Math.max(1, option('--reps', QUICK ? 1 : 5));
 const NATIVE = !flag('--no-native');
-// Chunk size for ingestBulk (a call takes at most 64 MiB of text, limits::REQUEST_BYTES_MAX). A
-// chunk refused for a duplicate is parsed twice, so with ~0.05% duplicate lines big chunks waste
-// about half the work: measured on 200k events (2026-11-21, same machine), 8 MB chunks took
-// ~850 ms (~370 ms of it in refused calls), 256 KB ~670 ms, 64 KB ~520 ms, 32 KB ~485 ms, 16 KB
-// ~475 ms. 32 KB (~170 events, near Lago's 100-event batches) is what a user tuning this would
-// pick; the native binary uses the same chunks.
-const CHUNK_BYTES = 32 * 1024;
+// Chunk size for ingestBulk (a call takes at most 64 MiB of text, limits::REQUEST_BYTES_MAX),
+// `--chunk-kb` to try others; the native binary uses the same chunks. With skipDuplicates no chunk
+// is parsed twice, and the size barely matters: on 200k events (2026-11-21, same machine, 3 reps,
+// two runs each) 32 KB gave 837k–842k events/s, 256 KB 792k–841k, 1 MB 793k–806k. 32 KB (~170
+// events, near Lago's 100-event batches) is what a user streaming a file would pick.
+const CHUNK_BYTES = option('--chunk-kb', 32) * 1024;
 
 // A GC between phases keeps one phase's garbage out of the next one's timing.
 v8.setFlagsFromString('--expose-gc');
@@ -72,60 +71,25 @@ const log = (...parts) => console.error(`[${((performance.now() - started) / 100
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Ingests NDJSON text the way a user of the package would, given that `ingestBulk` is all or
- * nothing and refuses a text holding a duplicate (422, `error_details` keyed by line index, at
- * most 1,000 per call): cut the text at line ends into chunks under the 64 MiB request limit,
- * ingest each, and when a chunk is refused for duplicates only (a client retry repeating an
- * event, inside the chunk or already stored from an earlier chunk), drop the lines the error
- * names and send the rest again. Any other error is thrown. The retry re-parses the whole chunk:
- * its cost is part of the timing. Returns `{stored, retries, dropped, refusedMs}` (refusedMs: time in refused calls).
+ * Ingests NDJSON text the way a user of the package would: cut at line ends into chunks under
+ * the 64 MiB request limit, each ingested with `skipDuplicates` (a client retry repeating an
+ * event, inside the chunk or already stored from an earlier chunk, is dropped, each key stored
+ * once, as the peers' dedup set does). Any error is thrown. Returns `{stored, skipped}`.
  */
 function ingestText(engine, text, now) {
-  let stored = 0, retries = 0, dropped = 0, refusedMs = 0;
-  for (let chunk of chunkLines(text, CHUNK_BYTES)) {
-    for (;;) {
-      const t = performance.now();
-      try {
-        stored += engine.ingestBulk(chunk, now);
-        break;
-      } catch (error) {
-        refusedMs += performance.now() - t;
-        const details = error?.status === 422 ? error.error_details : undefined;
-        const indexes = details ? Object.keys(details) : [];
-        const duplicatesOnly = indexes.length > 0 && indexes.every((i) => {
-          const fields = details[i];
-          return Object.keys(fields).length === 1 && fields.transaction_id?.length === 1 && fields.transaction_id[0] === 'value_already_exist';
-        });
-        if (!duplicatesOnly) throw error;
-        chunk = dropLines(chunk, indexes.map(Number).sort((a, b) => a - b));
-        dropped += indexes.length;
-        retries++;
-      }
-    }
+  let stored = 0, lines = 0;
+  for (const chunk of chunkLines(text, CHUNK_BYTES)) {
+    stored += engine.ingestBulk(chunk, now, { skipDuplicates: true });
+    lines += countLines(chunk);
   }
-  return { stored, retries, dropped, refusedMs };
+  return { stored, skipped: lines - stored };
 }
 
-/** `text` without the non-blank lines at the sorted `indexes` (one indexOf per line up to the last). */
-function dropLines(text, indexes) {
-  const parts = [];
-  let keptFrom = 0, start = 0, index = 0, next = 0;
-  while (next < indexes.length && start < text.length) {
-    let end = text.indexOf('\n', start);
-    end = end === -1 ? text.length : end + 1;
-    const blank = text.slice(start, end).trim() === '';
-    if (!blank) {
-      if (index === indexes[next]) {
-        parts.push(text.slice(keptFrom, start));
-        keptFrom = end;
-        next++;
-      }
-      index++;
-    }
-    start = end;
-  }
-  parts.push(text.slice(keptFrom));
-  return parts.join('');
+/** Non-blank lines of a chunk (the workload has no blank line inside one). */
+function countLines(chunk) {
+  let n = 0;
+  for (let at = chunk.indexOf('\n'); at !== -1; at = chunk.indexOf('\n', at + 1)) n++;
+  return chunk.endsWith('\n') || chunk.length === 0 ? n : n + 1;
 }
 
 /** Median per-call time (ms) of `fn` over `samples` samples of at least `sampleMs` ms each. */
@@ -258,8 +222,8 @@ function timeNative(rep) {
 
 // 1, 5, 7: ingestion + first current usage — engine, running peer, recompute peer, per repetition.
 // Each side runs in its own function call, so nothing of one survives into the next one's GC.
-const engineIngestMs = [], engineRefusedMs = [], engineFirstMs = [], peerIngestMs = [], peerFirstMs = [], recomputeIngestMs = [], recomputeFirstMs = [];
-let engineAnswer = null, retriesSeen = null;
+const engineIngestMs = [], engineFirstMs = [], peerIngestMs = [], peerFirstMs = [], recomputeIngestMs = [], recomputeFirstMs = [];
+let engineAnswer = null, skippedSeen = null;
 let bigEngine = null;
 
 function timeEngine(rep) {
@@ -271,12 +235,11 @@ function timeEngine(rep) {
   const usage = engine.currentUsage(setup.query);
   const t2 = performance.now();
   engineIngestMs.push(t1 - t0);
-  engineRefusedMs.push(result.refusedMs);
   engineFirstMs.push(t2 - t1);
   if (result.stored !== expectedStored) throw new Error(`engine stored ${result.stored} events, expected ${expectedStored}`);
   engineAnswer = engineCents(usage.customer_usage);
-  retriesSeen = result;
-  log(`engine rep ${rep + 1}: ingest ${fmt(t1 - t0)} ms (${result.retries} retries, ${fmt(result.refusedMs)} ms in refused calls), first usage ${fmt(t2 - t1, 1)} ms`);
+  skippedSeen = result.skipped;
+  log(`engine rep ${rep + 1}: ingest ${fmt(t1 - t0)} ms (${fmt(result.skipped)} repeated lines skipped), first usage ${fmt(t2 - t1, 1)} ms`);
   if (rep === REPS - 1) bigEngine = engine; // kept for the warm current-usage figure
   else engine.free();
 }
@@ -361,8 +324,7 @@ const nLabel = N >= 1_000_000 && N % 1_000_000 === 0 ? `${N / 1_000_000}M` : `${
 const met = (ok) => (Number.isNaN(ok) ? 'n/a' : ok ? 'yes' : 'NO');
 
 const rows = [
-  [`1. ingestBulk, NDJSON in WASM, ${nLabel} events (32 KB chunks, duplicate retries included)`, `${fmt(ingestPerS)} events/s`, '>= 2,000,000/s', met(ingestPerS >= 2e6)],
-  ['   of which refused calls (chunks holding a duplicate, parsed again)', `${fmt(median(engineRefusedMs))} ms of ${fmt(engineIngest)} ms`, '', ''],
+  [`1. ingestBulk, NDJSON in WASM, ${nLabel} events (${CHUNK_BYTES >> 10} KB chunks, skipDuplicates)`, `${fmt(ingestPerS)} events/s`, '>= 2,000,000/s', met(ingestPerS >= 2e6)],
   ['   first ingestion in a fresh process (untimed pass: memory growth, tier-up; indicative)', `${fmt(stored / (memory.firstIngestMs / 1000))} events/s`, '', ''],
   [`2. currentUsage, 10 charges, ${nLabel} events in the period (warm)`, `${fmt(usageAtN, 3)} ms`, '<= 0.1 ms', met(usageAtN <= 0.1)],
   ['   currentUsage, 1k events in the period (warm)', `${fmt(usageAt1k, 3)} ms`, '', ''],
@@ -385,7 +347,7 @@ const rows = [
 
 console.log(`usage-calc benchmark${QUICK ? ` (QUICK: ${nLabel} events, ${REPS} repetition${REPS > 1 ? 's' : ''} — indicative only)` : `, ${nLabel} events, median of ${REPS} repetitions`}`);
 console.log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memory}, ${machine.platform}, Node ${machine.node}; load average (1 min) ${loadAtStart.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end (other work on the machine makes figures noisy)`);
-console.log(`workload: ${fmt(N)} NDJSON lines (${fmt(text.length / 2 ** 20, 1)} MiB), ${fmt(stored)} events stored, ${data.duplicates} duplicate lines (engine: ${retriesSeen.retries} chunk retries), ${data.late} late, ${data.previousPeriod} from the previous period`);
+console.log(`workload: ${fmt(N)} NDJSON lines (${fmt(text.length / 2 ** 20, 1)} MiB), ${fmt(stored)} events stored, ${data.duplicates} duplicate lines (engine: ${fmt(skippedSeen)} skipped), ${data.late} late, ${data.previousPeriod} from the previous period`);
 const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c].length), ['figure', 'value', 'target', 'met?'][c].length));
 const line = (cells) => `| ${cells.map((cell, c) => cell.padEnd(widths[c])).join(' | ')} |`;
 console.log(line(['figure', 'value', 'target', 'met?']));

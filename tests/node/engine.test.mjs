@@ -244,6 +244,34 @@ test('ingestBulk reads UTF-8 bytes as it reads a string; other inputs are a 400'
   assert.equal(engine.eventsCount, EVENTS_TOTAL + 2);
 });
 
+test('ingestBulk with skipDuplicates stores each new key once, from its first line', () => {
+  const { engine } = loaded();
+  const line = (tx, cores) => JSON.stringify(ev(tx, 'sub_z', 'cpu_peak', '2025-06-20T00:00:00Z', { cores }));
+  assert.equal(engine.ingestBulk(line('k-1', 1), NOW), 1);
+  const text = [line('k-1', 2), line('k-2', 3), line('k-2', 4), line('k-3', 5)].join('\n');
+  // By Lago's rule the text is refused, also with skipDuplicates false or no options: the second
+  // k-2 repeats the first (k-1, already stored, is named once the text itself has no repeat).
+  const refused = { 2: { transaction_id: ['value_already_exist'] } };
+  for (const options of [undefined, null, {}, { skipDuplicates: false }]) {
+    assert.deepEqual(lagoError(() => engine.ingestBulk(text, NOW, options)).error_details, refused);
+  }
+  assert.equal(engine.eventsCount, EVENTS_TOTAL + 1);
+  assert.equal(engine.ingestBulk(text, NOW, { skipDuplicates: true }), 2);
+  assert.equal(engine.ingestBulk(text, NOW, { skipDuplicates: true }), 0, 'the same text again adds nothing');
+  assert.equal(engine.eventsCount, EVENTS_TOTAL + 3);
+  const stored = engine.export().events.filter((e) => e.external_subscription_id === 'sub_z')
+    .map((e) => `${e.transaction_id}:${e.properties.cores}`).sort();
+  assert.deepEqual(stored, ['k-1:1', 'k-2:3', 'k-3:5']);
+  // Another bad line still refuses the text, named alone.
+  assert.deepEqual(lagoError(() => engine.ingestBulk(`${line('k-4', 1)}\n${line('k-1', 1)}\n{"code":"x"}`, NOW, { skipDuplicates: true })).error_details,
+    { 2: { transaction_id: ['value_is_mandatory'] } });
+  assert.equal(engine.eventsCount, EVENTS_TOTAL + 3);
+  for (const options of [42, 'yes', { skipDuplicates: 'true' }, { skipDuplicates: 1 }]) {
+    assert.deepEqual(body(lagoError(() => engine.ingestBulk(line('k-5', 1), NOW, options))),
+      { status: 400, code: 'bad_request', error_details: { body: ['the options must be an object whose skipDuplicates is a boolean'] } }, JSON.stringify(options));
+  }
+});
+
 test('dedup is per (external_subscription_id, transaction_id); a duplicate changes nothing', () => {
   const { engine } = loaded();
   // 'shared-1' is stored for sub_a (3 cores) and for sub_b (14 cores): both count (see the usage tests).

@@ -301,6 +301,7 @@ export class Simulation {
     this.ingestedTs = null;
     this.snapshots = [];
     this.eventsIngested = 0;
+    this.duplicatesSkipped = 0;
     this.untimedDone = false;
     this.errors = [];
   }
@@ -320,6 +321,7 @@ export class Simulation {
     this.ingestedTs = period.from - 1;
     this.snapshots = [];
     this.eventsIngested = 0;
+    this.duplicatesSkipped = 0;
     this.untimedDone = false;
     this.errors = [];
     this.planErrors = new Map();
@@ -371,7 +373,10 @@ export class Simulation {
       for (let i = 0; i < lines.length; i += CHUNK_LINES) {
         const chunk = lines.slice(i, i + CHUNK_LINES);
         try {
-          this.eventsIngested += this.engine.ingestBulk(this.source.chunkText(chunk), iso(at));
+          // A file often repeats an event (a client's retry): each key is stored once.
+          const stored = this.engine.ingestBulk(this.source.chunkText(chunk), iso(at), { skipDuplicates: true });
+          this.eventsIngested += stored;
+          this.duplicatesSkipped += chunk.length - stored;
         } catch (e) {
           this.errors.push(describeIngestError(e, chunk));
           throw e;
@@ -386,7 +391,7 @@ export class Simulation {
     if (!this.untimedDone) {
       this.untimedDone = true;
       if (this.source.kind === 'json-array') {
-        try { this.eventsIngested += this.engine.ingestBulk(this.source.whole, iso(nowTs)); } catch (e) { this.errors.push(describeIngestError(e, null)); throw e; }
+        try { this.eventsIngested += this.engine.ingestBulk(this.source.whole, iso(nowTs), { skipDuplicates: true }); } catch (e) { this.errors.push(describeIngestError(e, null)); throw e; }
         onProgress(1, this.eventsIngested);
         await tick();
         if (generation !== this.generation) return false;
