@@ -7,7 +7,8 @@
 //! `setup.json` is `{now, metrics: [...], plan, customer, subscription, query}` (Lago bodies). Per
 //! repetition: a fresh engine, the NDJSON ingested in chunks of about `chunk_bytes` bytes cut at
 //! line ends (one `ingest_bulk_with_duplicates` each, skipping repeated keys, as the JS side
-//! does), then the first current usage, then warm current usage. Prints one JSON object with the timings in milliseconds.
+//! does), then the first current usage, then warm current usage. Prints one JSON object with the
+//! timings in milliseconds.
 
 // Timings are floats; no money is computed here.
 #![allow(clippy::float_arithmetic)]
@@ -114,8 +115,7 @@ fn chunks(text: &str, bytes: usize) -> Vec<&str> {
     out
 }
 
-/// Ingests one chunk; when it is refused only for duplicates, drops the lines the error names
-/// (indexes among non-blank lines) and retries. Returns the events stored.
+/// Ingests one chunk, skipping repeated keys. Returns the events stored.
 fn ingest_chunk(engine: &mut Engine, chunk: &str, now: chrono::DateTime<chrono::Utc>) -> usize {
     match engine.ingest_bulk_with_duplicates(chunk, now, Duplicates::Skip) {
         Ok(count) => count,

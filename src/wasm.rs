@@ -243,8 +243,8 @@ const GROW_AHEAD_MAX_BYTES: usize = 16 << 20;
 /// `memory.grow` makes the JS engine swap the memory's `ArrayBuffer` and account for it, which
 /// in a fresh instance cost more than the ingestion. A quarter more (at most 16 MiB),
 /// allocated and freed at once, stays in the allocator's free space for the next allocations:
-/// memory grows a few dozen times for 1M events instead of once per few pages. Best effort: a reservation that cannot be had is
-/// skipped (the allocation that needs the memory reports it).
+/// memory grows a few dozen times for 1M events instead of once per few pages. Best effort: a
+/// reservation that cannot be had is skipped (the allocation that needs the memory reports it).
 fn grow_ahead() {
     thread_local! {
         static PAGES_SEEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };

@@ -41,15 +41,7 @@ impl EventStore {
     pub fn claim(&mut self, events: &[Event]) -> Result<(), Vec<usize>> {
         let mut taken = Vec::new();
         for (index, event) in events.iter().enumerate() {
-            let id = &*event.external_subscription_id;
-            let subscription = match self.subscriptions.get_mut(id) {
-                Some(subscription) => subscription,
-                None => self.subscriptions.entry(id.to_string()).or_default(),
-            };
-            if !subscription
-                .transaction_ids
-                .insert(Arc::clone(&event.transaction_id))
-            {
+            if !self.claim_one(event) {
                 taken.push(index);
             }
         }
@@ -68,16 +60,19 @@ impl EventStore {
     /// Claims the transaction ids of a batch whose keys are distinct, keeping in `events` only
     /// those whose key was not stored.
     pub fn claim_new(&mut self, events: &mut Vec<Event>) {
-        events.retain(|event| {
-            let id = &*event.external_subscription_id;
-            let subscription = match self.subscriptions.get_mut(id) {
-                Some(subscription) => subscription,
-                None => self.subscriptions.entry(id.to_string()).or_default(),
-            };
-            subscription
-                .transaction_ids
-                .insert(Arc::clone(&event.transaction_id))
-        });
+        events.retain(|event| self.claim_one(event));
+    }
+
+    /// Claims one event's transaction id: false when its subscription already has it.
+    fn claim_one(&mut self, event: &Event) -> bool {
+        let id = &*event.external_subscription_id;
+        let subscription = match self.subscriptions.get_mut(id) {
+            Some(subscription) => subscription,
+            None => self.subscriptions.entry(id.to_string()).or_default(),
+        };
+        subscription
+            .transaction_ids
+            .insert(Arc::clone(&event.transaction_id))
     }
 
     /// Gives back the transaction ids [`claim`](Self::claim) took for these events.
@@ -199,5 +194,14 @@ mod tests {
         assert_eq!(store.len(), 3);
         assert!(store.contains("new", "c"));
         assert_eq!(store.events("new", "m").len(), 1);
+
+        let mut batch = vec![event("s", "a"), event("s", "d"), event("other", "a")];
+        store.claim_new(&mut batch);
+        let kept: Vec<_> = batch
+            .iter()
+            .map(|e| (&*e.external_subscription_id, &*e.transaction_id))
+            .collect();
+        assert_eq!(kept, [("s", "d"), ("other", "a")]);
+        assert!(store.contains("s", "d") && store.contains("other", "a"));
     }
 }
