@@ -592,11 +592,11 @@ impl Engine {
             return Err(Error::invalid("events", "too_many_events"));
         }
         self.observe(now);
-        for event in events {
-            self.fold(&event);
-            self.events.push_claimed(event);
-            self.generation += 1;
+        for event in &events {
+            self.fold(event);
         }
+        self.generation += events.len() as u64;
+        self.events.push_claimed(events);
         Ok(())
     }
 

@@ -3,23 +3,159 @@
 //! Lago's Postgres store has a unique index on `(organization, external_subscription_id,
 //! transaction_id)`; here each subscription id keeps the set of its transaction ids. Ordered maps
 //! keep exports deterministic.
+//!
+//! A bulk text's events come in runs of one subscription: claiming and storing look the
+//! subscription up once per run, not once per event.
 
-use super::fast_hash::FastBuild;
-use crate::domain::event::Event;
-use std::collections::{BTreeMap, HashSet};
+use super::fast_hash::{hash_text, HashedBuild};
+use crate::domain::event::{same_text, Event};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+
+/// Codes of a subscription searched one by one (lengths compared first: codes differ in length
+/// more often than not); past them, a binary search.
+const CODES_SCANNED: usize = 16;
+
+/// The transaction ids of a subscription, by their hash. A table of ids would hash them again
+/// each time it grows, reading every id (each its own allocation): in WASM that rehash, waiting
+/// on memory, took a tenth of a bulk ingestion. This one moves the hashes, and reads an id only
+/// when its hash is already there.
+#[derive(Debug, Clone, Default)]
+struct TransactionIds {
+    by_hash: HashMap<u64, Arc<str>, HashedBuild>,
+    /// Ids whose hash another id of the subscription has (possible, never seen in practice).
+    collided: Vec<Arc<str>>,
+}
+
+impl TransactionIds {
+    /// Adds an id: false when it is there already.
+    fn insert(&mut self, id: &Arc<str>) -> bool {
+        self.insert_hashed(hash_text(id), id)
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.contains_hashed(hash_text(id), id)
+    }
+
+    fn remove(&mut self, id: &str) {
+        self.remove_with(id, hash_text);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    // The same, given the hash function (tests make every id collide).
+
+    fn insert_hashed(&mut self, hash: u64, id: &Arc<str>) -> bool {
+        match self.by_hash.entry(hash) {
+            Entry::Vacant(slot) => {
+                slot.insert(Arc::clone(id));
+                true
+            }
+            Entry::Occupied(held) => {
+                if same_text(held.get(), id) || self.collided.iter().any(|c| same_text(c, id)) {
+                    return false;
+                }
+                self.collided.push(Arc::clone(id));
+                true
+            }
+        }
+    }
+
+    fn contains_hashed(&self, hash: u64, id: &str) -> bool {
+        self.by_hash.get(&hash).is_some_and(|held| {
+            same_text(held, id) || self.collided.iter().any(|c| same_text(c, id))
+        })
+    }
+
+    fn remove_with(&mut self, id: &str, hash_of: impl Fn(&str) -> u64) {
+        if let Some(at) = self.collided.iter().position(|c| same_text(c, id)) {
+            self.collided.swap_remove(at);
+            return;
+        }
+        let hash = hash_of(id);
+        if self
+            .by_hash
+            .get(&hash)
+            .is_some_and(|held| same_text(held, id))
+        {
+            self.by_hash.remove(&hash);
+            // An id that shared the hash takes its place (every collided id has a held one).
+            if let Some(at) = self.collided.iter().position(|c| hash_of(c) == hash) {
+                let moved = self.collided.swap_remove(at);
+                self.by_hash.insert(hash, moved);
+            }
+        }
+    }
+}
 
 /// The events of one `external_subscription_id`.
 #[derive(Debug, Clone, Default)]
 struct SubscriptionEvents {
-    transaction_ids: HashSet<Arc<str>, FastBuild>,
-    by_code: BTreeMap<String, Vec<Event>>,
+    transaction_ids: TransactionIds,
+    /// By metric code, sorted by code. A subscription's events name a few codes: a short list
+    /// searched in order costs less per event than a tree's string comparisons.
+    by_code: Vec<(Box<str>, Vec<Event>)>,
+}
+
+impl SubscriptionEvents {
+    /// Where a code is, or where it goes.
+    fn position(&self, code: &str) -> Result<usize, usize> {
+        if self.by_code.len() <= CODES_SCANNED {
+            let found = self
+                .by_code
+                .iter()
+                .position(|(c, _)| c.len() == code.len() && same_text(c, code));
+            if let Some(at) = found {
+                return Ok(at);
+            }
+            return Err(self.by_code.partition_point(|(c, _)| **c < *code));
+        }
+        self.by_code.binary_search_by(|(c, _)| (**c).cmp(code))
+    }
+
+    fn events(&self, code: &str) -> &[Event] {
+        self.position(code)
+            .ok()
+            .and_then(|at| self.by_code.get(at))
+            .map_or(&[], |(_, events)| events.as_slice())
+    }
+
+    fn push(&mut self, event: Event) {
+        match self.position(&event.code) {
+            Ok(at) => {
+                if let Some((_, events)) = self.by_code.get_mut(at) {
+                    events.push(event);
+                }
+            }
+            Err(at) => {
+                let code = Box::from(&*event.code);
+                self.by_code.insert(at, (code, vec![event]));
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Event> {
+        self.by_code.iter().flat_map(|(_, events)| events)
+    }
+}
+
+/// True when two shared texts are equal (the events of one text share their subscription id).
+fn same_shared(a: &Arc<str>, b: &Arc<str>) -> bool {
+    Arc::ptr_eq(a, b) || same_text(a, b)
+}
+
+/// The runs of consecutive events with one subscription id.
+fn subscription_runs(events: &[Event]) -> impl Iterator<Item = &[Event]> {
+    events.chunk_by(|a, b| same_shared(&a.external_subscription_id, &b.external_subscription_id))
 }
 
 /// Every stored event.
 #[derive(Debug, Clone, Default)]
 pub struct EventStore {
-    subscriptions: BTreeMap<String, SubscriptionEvents>,
+    subscriptions: BTreeMap<Arc<str>, SubscriptionEvents>,
     len: usize,
 }
 
@@ -33,46 +169,56 @@ impl EventStore {
 
     /// Stores an event the caller checked is not a duplicate.
     pub fn insert(&mut self, event: Event) {
-        self.push(event, true);
+        let subscription = self.subscription_mut(&event.external_subscription_id);
+        subscription.transaction_ids.insert(&event.transaction_id);
+        subscription.push(event);
+        self.len += 1;
     }
 
     /// Claims the transaction ids of a batch whose keys are distinct, all or none: `Err` with
     /// the indexes of the events whose key is already stored, and nothing claimed.
     pub fn claim(&mut self, events: &[Event]) -> Result<(), Vec<usize>> {
-        let mut taken = Vec::new();
-        for (index, event) in events.iter().enumerate() {
-            if !self.claim_one(event) {
-                taken.push(index);
-            }
-        }
+        let claimed = self.claim_each(events);
+        let taken: Vec<usize> = (0..events.len())
+            .filter(|&index| !claimed.get(index).copied().unwrap_or(false))
+            .collect();
         if taken.is_empty() {
             return Ok(());
         }
-        let mut taken_at = taken.iter().peekable();
-        for (index, event) in events.iter().enumerate() {
-            if taken_at.next_if(|&&at| at == index).is_none() {
+        for (event, claimed) in events.iter().zip(claimed) {
+            if claimed {
                 self.give_back(event);
             }
         }
         Err(taken)
     }
 
-    /// Claims the transaction ids of a batch whose keys are distinct, keeping in `events` only
-    /// those whose key was not stored.
+    /// Claims the transaction ids of a batch, keeping in `events` only those whose key was not
+    /// stored: of events repeating a key, the first.
     pub fn claim_new(&mut self, events: &mut Vec<Event>) {
-        events.retain(|event| self.claim_one(event));
+        let mut claimed = self.claim_each(events).into_iter();
+        events.retain(|_| claimed.next().unwrap_or(false));
     }
 
-    /// Claims one event's transaction id: false when its subscription already has it.
-    fn claim_one(&mut self, event: &Event) -> bool {
-        let id = &*event.external_subscription_id;
-        let subscription = match self.subscriptions.get_mut(id) {
-            Some(subscription) => subscription,
-            None => self.subscriptions.entry(id.to_string()).or_default(),
-        };
-        subscription
-            .transaction_ids
-            .insert(Arc::clone(&event.transaction_id))
+    /// Claims each event's transaction id in order: whether it was new.
+    fn claim_each(&mut self, events: &[Event]) -> Vec<bool> {
+        let mut claimed = Vec::with_capacity(events.len());
+        for run in subscription_runs(events) {
+            let Some(first) = run.first() else {
+                continue;
+            };
+            let subscription = self.subscription_mut(&first.external_subscription_id);
+            claimed.extend(
+                run.iter()
+                    .map(|event| subscription.transaction_ids.insert(&event.transaction_id)),
+            );
+        }
+        claimed
+    }
+
+    /// A subscription's events, made when it has none.
+    fn subscription_mut(&mut self, id: &Arc<str>) -> &mut SubscriptionEvents {
+        self.subscriptions.entry(Arc::clone(id)).or_default()
     }
 
     /// Gives back the transaction ids [`claim`](Self::claim) took for these events.
@@ -85,7 +231,7 @@ impl EventStore {
     fn give_back(&mut self, event: &Event) {
         let id = &*event.external_subscription_id;
         if let Some(subscription) = self.subscriptions.get_mut(id) {
-            subscription.transaction_ids.remove(&*event.transaction_id);
+            subscription.transaction_ids.remove(&event.transaction_id);
             // A subscription only the refused batch named leaves no trace.
             if subscription.transaction_ids.is_empty() && subscription.by_code.is_empty() {
                 self.subscriptions.remove(id);
@@ -93,39 +239,27 @@ impl EventStore {
         }
     }
 
-    /// Stores an event whose transaction id [`claim`](Self::claim) took.
-    pub fn push_claimed(&mut self, event: Event) {
-        self.push(event, false);
-    }
-
-    fn push(&mut self, event: Event, claim: bool) {
-        let id = &*event.external_subscription_id;
-        let subscription = match self.subscriptions.get_mut(id) {
-            Some(subscription) => subscription,
-            None => self.subscriptions.entry(id.to_string()).or_default(),
-        };
-        if claim {
-            subscription
-                .transaction_ids
-                .insert(Arc::clone(&event.transaction_id));
-        }
-        match subscription.by_code.get_mut(&*event.code) {
-            Some(events) => events.push(event),
-            None => {
-                subscription
-                    .by_code
-                    .insert(event.code.to_string(), vec![event]);
+    /// Stores events whose transaction ids [`claim`](Self::claim) took, in order.
+    pub fn push_claimed(&mut self, events: Vec<Event>) {
+        self.len += events.len();
+        let mut events = events.into_iter().peekable();
+        while let Some(first) = events.next() {
+            let id = Arc::clone(&first.external_subscription_id);
+            let subscription = self.subscription_mut(&id);
+            subscription.push(first);
+            while let Some(event) =
+                events.next_if(|event| same_shared(&event.external_subscription_id, &id))
+            {
+                subscription.push(event);
             }
         }
-        self.len += 1;
     }
 
     /// The events of a subscription and metric code, in ingestion order.
     pub fn events(&self, external_subscription_id: &str, code: &str) -> &[Event] {
         self.subscriptions
             .get(external_subscription_id)
-            .and_then(|s| s.by_code.get(code))
-            .map_or(&[], Vec::as_slice)
+            .map_or(&[], |s| s.events(code))
     }
 
     /// Finds an event by transaction id (the first subscription holding it).
@@ -133,7 +267,7 @@ impl EventStore {
         self.subscriptions
             .values()
             .filter(|s| s.transaction_ids.contains(transaction_id))
-            .flat_map(|s| s.by_code.values().flatten())
+            .flat_map(SubscriptionEvents::iter)
             .find(|e| *e.transaction_id == *transaction_id)
     }
 
@@ -141,7 +275,7 @@ impl EventStore {
     pub fn iter(&self) -> impl Iterator<Item = &Event> {
         self.subscriptions
             .values()
-            .flat_map(|s| s.by_code.values().flatten())
+            .flat_map(SubscriptionEvents::iter)
     }
 
     /// Number of stored events.
@@ -188,9 +322,7 @@ mod tests {
         assert_eq!(store.subscriptions.len(), 1);
 
         assert_eq!(store.claim(&batch), Ok(()));
-        for event in batch {
-            store.push_claimed(event);
-        }
+        store.push_claimed(batch.into());
         assert_eq!(store.len(), 3);
         assert!(store.contains("new", "c"));
         assert_eq!(store.events("new", "m").len(), 1);
@@ -203,5 +335,70 @@ mod tests {
             .collect();
         assert_eq!(kept, [("s", "d"), ("other", "a")]);
         assert!(store.contains("s", "d") && store.contains("other", "a"));
+    }
+
+    #[test]
+    fn events_stay_by_subscription_then_code_with_many_codes() {
+        let mut store = EventStore::default();
+        let tagged = |subscription: &str, code: String, transaction: String| Event {
+            code: code.into(),
+            ..event(subscription, &transaction)
+        };
+        // Interleaved subscriptions (runs of one and two); 13 codes, then 20: first scanned,
+        // then past CODES_SCANNED searched.
+        assert!((13..20).contains(&CODES_SCANNED));
+        let mut batch = Vec::new();
+        for n in (0..40).rev() {
+            let code = format!("c{}", n % if n < 20 { 40 } else { 13 });
+            batch.push(tagged("b", code.clone(), format!("t{n}")));
+            if n % 3 == 0 {
+                batch.push(tagged("a", code.clone(), format!("t{n}")));
+                batch.push(tagged("a", code, format!("u{n}")));
+            }
+        }
+        batch.push(tagged("b", "c0".into(), "t39".into())); // a repeat: not claimed
+        let mut claimed = batch.clone();
+        store.claim_new(&mut claimed);
+        assert_eq!(claimed.len(), batch.len() - 1);
+        store.push_claimed(claimed);
+        assert_eq!(store.len(), batch.len() - 1);
+
+        let mut expected: Vec<&Event> = batch.iter().take(batch.len() - 1).collect();
+        // Stable: ingestion order within a subscription and code.
+        expected.sort_by(|x, y| {
+            (&*x.external_subscription_id, &*x.code).cmp(&(&*y.external_subscription_id, &*y.code))
+        });
+        assert!(store.iter().eq(expected.iter().copied()));
+        for code in ["c0", "c7", "c12", "c19"] {
+            let held = store.events("b", code);
+            assert!(!held.is_empty() && held.iter().all(|e| *e.code == *code));
+        }
+        assert!(store.events("b", "c20").is_empty() && store.events("c", "c0").is_empty());
+        assert_eq!(
+            store.find("u3").map(|e| &*e.external_subscription_id),
+            Some("a")
+        );
+    }
+
+    #[test]
+    fn transaction_ids_with_one_hash_are_told_apart() {
+        let same = |_: &str| 7;
+        let mut ids = TransactionIds::default();
+        let [a, b, c]: [Arc<str>; 3] = ["a".into(), "b".into(), "c".into()];
+        assert!(ids.insert_hashed(7, &a) && ids.insert_hashed(7, &b) && ids.insert_hashed(7, &c));
+        assert!(!ids.insert_hashed(7, &b) && !ids.insert_hashed(7, &a));
+        assert!(["a", "b", "c"].iter().all(|id| ids.contains_hashed(7, id)));
+        assert!(!ids.contains_hashed(7, "d") && !ids.contains_hashed(8, "a"));
+        ids.remove_with("a", same); // the held one: a collided one takes its place
+        assert!(!ids.contains_hashed(7, "a"));
+        assert!(ids.contains_hashed(7, "b") && ids.contains_hashed(7, "c"));
+        ids.remove_with("c", same);
+        ids.remove_with("d", same);
+        assert!(ids.contains_hashed(7, "b") && !ids.contains_hashed(7, "c"));
+        ids.remove_with("b", same);
+        assert!(ids.is_empty() && ids.collided.is_empty());
+        assert!(ids.insert(&a) && ids.contains("a") && !ids.insert(&a));
+        ids.remove("a");
+        assert!(ids.is_empty() && !ids.contains("a"));
     }
 }
