@@ -46,8 +46,8 @@ impl Event {
 pub struct Properties(Box<[(Arc<str>, PropertyValue)]>);
 
 /// One property's value, smaller than a `Value` (a third of its size): strings and numbers by
-/// their text, arrays and objects boxed. Strings are shared: the events of a request repeat the
-/// same few (regions, models, channels).
+/// their text, arrays and objects boxed. Short strings are held inline, longer ones shared (the
+/// events of a request repeat the same few: models, channels).
 #[derive(Debug, Clone, PartialEq)]
 pub enum PropertyValue {
     /// JSON `null`.
@@ -57,7 +57,7 @@ pub enum PropertyValue {
     /// A number, by its JSON text (as serde_json's `arbitrary_precision` keeps it).
     Number(Number),
     /// A string.
-    String(Arc<str>),
+    String(Text),
     /// An array or an object.
     Other(Box<Value>),
 }
@@ -89,9 +89,96 @@ impl From<Value> for PropertyValue {
             Value::Null => PropertyValue::Null,
             Value::Bool(flag) => PropertyValue::Bool(flag),
             Value::Number(number) => PropertyValue::Number(number),
-            Value::String(text) => PropertyValue::String(Arc::from(text)),
+            Value::String(text) => PropertyValue::String(Text::from(text.as_str())),
             other => PropertyValue::Other(Box::new(other)),
         }
+    }
+}
+
+/// Bytes a [`Text`] holds inline: as many as its shared form's pointer and length take, and two
+/// (10 in WASM, 18 on 64 bits): a [`Text`] is no larger than the shared form and its tag.
+const TEXT_INLINE: usize = std::mem::size_of::<Arc<str>>() + 2;
+
+// A property value is four words (16 bytes in WASM): an event's properties are one allocation of
+// these and their shared keys.
+const _: () = assert!(std::mem::size_of::<PropertyValue>() <= 4 * std::mem::size_of::<usize>());
+
+/// A property's string: inline when short (amounts, regions, short ids: no allocation per event,
+/// and read where the property is), else shared text.
+#[derive(Clone)]
+pub struct Text(TextRepr);
+
+#[derive(Clone)]
+enum TextRepr {
+    /// `bytes[..length]` is the UTF-8 text (the rest is zero).
+    Inline {
+        length: u8,
+        bytes: [u8; TEXT_INLINE],
+    },
+    Shared(Arc<str>),
+}
+
+impl Text {
+    /// Inline when it fits, else `shared()` (called only then).
+    pub fn new_or(text: &str, shared: impl FnOnce() -> Arc<str>) -> Self {
+        let mut bytes = [0; TEXT_INLINE];
+        match (bytes.get_mut(..text.len()), u8::try_from(text.len())) {
+            (Some(head), Ok(length)) => {
+                head.copy_from_slice(text.as_bytes());
+                Text(TextRepr::Inline { length, bytes })
+            }
+            _ => Text(TextRepr::Shared(shared())),
+        }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Always valid: the bytes were a `str` (validating them is cheaper than a pointer
+            // chase to shared text, and needs no `unsafe`).
+            TextRepr::Inline { length, bytes } => bytes
+                .get(..usize::from(*length))
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+            TextRepr::Shared(text) => text,
+        }
+    }
+}
+
+#[cfg(test)]
+impl Text {
+    /// Both are the same shared text.
+    pub(crate) fn is_shared_with(&self, other: &Text) -> bool {
+        match (&self.0, &other.0) {
+            (TextRepr::Shared(a), TextRepr::Shared(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl From<&str> for Text {
+    fn from(text: &str) -> Self {
+        Text::new_or(text, || Arc::from(text))
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Self) -> bool {
+        same_text(self, other)
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
@@ -301,6 +388,28 @@ mod tests {
         assert_ne!(a, properties(serde_json::json!({"a": 1, "c": "x"})));
         assert_ne!(a, properties(serde_json::json!({"a": 1})));
         assert_eq!(Properties::new(), properties(serde_json::json!({})));
+    }
+
+    #[test]
+    fn texts_inline_or_shared_read_back() {
+        let long = "x".repeat(TEXT_INLINE + 1);
+        for text in [
+            "",
+            "a",
+            "é",
+            "490.86",
+            &long[..TEXT_INLINE],
+            &long,
+            "ééééééééééé",
+        ] {
+            let held = Text::from(text);
+            assert_eq!(held.as_str(), text);
+            let inline = matches!(held.0, TextRepr::Inline { .. });
+            assert_eq!(inline, text.len() <= TEXT_INLINE, "{text}");
+            assert_eq!(held, Text::from(text));
+            assert_eq!(format!("{held:?}"), format!("{text:?}"));
+        }
+        assert_ne!(Text::from("a"), Text::from("b"));
     }
 
     #[test]

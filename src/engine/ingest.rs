@@ -40,7 +40,7 @@
 
 use super::fast_hash::{FastBuild, FastHasher};
 use crate::aggregations::EVENTS_MAX;
-use crate::domain::event::{same_bytes, same_text, Event, Properties, PropertyValue};
+use crate::domain::event::{same_bytes, same_text, Event, Properties, PropertyValue, Text};
 use crate::error::{Error, ErrorDetails, Result};
 use crate::limits::REQUEST_BYTES_MAX;
 use crate::number::{parse_decimal_str, ruby_decimal, NumError};
@@ -120,9 +120,10 @@ pub fn parse_bulk(text: &str, now: DateTime<Utc>) -> Result<Vec<Event>> {
     parse_bulk_with(text, now, true, Duplicates::Refuse)
 }
 
-/// [`parse_bulk`] with a choice of what a repeated key does: with [`Duplicates::Skip`], a later
-/// occurrence of a key in the text is dropped instead of refusing the text (the first is kept);
-/// other bad events still refuse it, and are reported without duplicates among them.
+/// [`parse_bulk`] with a choice of what a repeated key does: with [`Duplicates::Skip`], a repeated
+/// key does not refuse the text and every valid event is returned, repeats included (the store's
+/// claim keeps the first of each key: no pass over the keys here); other bad events still refuse
+/// it, and are reported without duplicates among them.
 pub fn parse_bulk_with_duplicates(
     text: &str,
     now: DateTime<Utc>,
@@ -555,7 +556,11 @@ impl<'a> Collector<'a> {
             events: Vec::with_capacity(capacity),
             errors: Vec::new(),
             failed_keys: Vec::new(),
-            fingerprints: Vec::with_capacity(capacity),
+            // Skipped repeats are the store's to drop (it claims each key once, in order).
+            fingerprints: match on_duplicate {
+                Duplicates::Refuse => Vec::with_capacity(capacity),
+                Duplicates::Skip => Vec::new(),
+            },
             count: 0,
             stop: None,
             on_duplicate,
@@ -585,12 +590,16 @@ impl<'a> Collector<'a> {
         };
         match outcome {
             Ok(event) => {
-                let key = fingerprint(&event.external_subscription_id, &event.transaction_id);
-                self.fingerprints.push((key, position));
+                if self.on_duplicate == Duplicates::Refuse {
+                    let key = fingerprint(&event.external_subscription_id, &event.transaction_id);
+                    self.fingerprints.push((key, position));
+                }
                 self.events.push(event);
             }
             Err((details, key)) => {
-                if let Some((subscription, transaction)) = key {
+                if let (Some((subscription, transaction)), Duplicates::Refuse) =
+                    (key, self.on_duplicate)
+                {
                     self.fingerprints
                         .push((fingerprint(&subscription, &transaction), position));
                     self.failed_keys.push((index, (subscription, transaction)));
@@ -626,17 +635,6 @@ impl<'a> Collector<'a> {
         let errors = self.merged_errors(errors_max);
         if !errors.is_empty() {
             return Err(Error::Indexed(errors));
-        }
-        if self.on_duplicate == Duplicates::Skip {
-            // No item failed, so an item's index is its event's.
-            let repeated = self.duplicates();
-            let mut repeated = repeated.iter().peekable();
-            let mut index = 0;
-            self.events.retain(|_| {
-                let keep = repeated.next_if(|&&at| at == index).is_none();
-                index += 1;
-                keep
-            });
         }
         Ok(self.events)
     }
@@ -1010,21 +1008,23 @@ fn recent_slot(text: &str) -> usize {
 }
 
 impl Interner {
-    /// A string property value: shared when it is the last value seen in its slot (regions,
-    /// models), else a new allocation. Values are often unique (amounts, user ids): hashing
-    /// them all would cost more than it saves.
-    fn value(&mut self, text: &str) -> Arc<str> {
-        let slot = recent_slot(text);
-        if let Some(Some(recent)) = self.recent_values.get(slot) {
-            if same_text(recent, text) {
-                return Arc::clone(recent);
+    /// A string property value: inline when short; else shared when it is the last value seen
+    /// in its slot (models, channels), else a new allocation. Values are often unique (amounts,
+    /// user ids): hashing them all would cost more than it saves.
+    fn value(&mut self, text: &str) -> Text {
+        Text::new_or(text, || {
+            let slot = recent_slot(text);
+            if let Some(Some(recent)) = self.recent_values.get(slot) {
+                if same_text(recent, text) {
+                    return Arc::clone(recent);
+                }
             }
-        }
-        let shared: Arc<str> = Arc::from(text);
-        if let Some(recent) = self.recent_values.get_mut(slot) {
-            *recent = Some(Arc::clone(&shared));
-        }
-        shared
+            let shared: Arc<str> = Arc::from(text);
+            if let Some(recent) = self.recent_values.get_mut(slot) {
+                *recent = Some(Arc::clone(&shared));
+            }
+            shared
+        })
     }
 
     fn get(&mut self, text: &str) -> Arc<str> {
@@ -1530,12 +1530,16 @@ mod tests {
     #[test]
     fn repeated_values_are_shared() {
         let mut interner = Interner::default();
-        let eu = interner.value("eu");
+        let model = "claude-sonnet-4-5-20250929";
+        let shared = interner.value(model);
         let amount = interner.value("490.86");
-        assert!(Arc::ptr_eq(&eu, &interner.value("eu")));
+        assert!(shared.is_shared_with(&interner.value(model)));
         assert_eq!(&*interner.value("us"), "us");
         assert_eq!(&*interner.value("490.87"), "490.87");
         assert_eq!(&*amount, "490.86");
+        assert_eq!(&*shared, model);
+        // Short values are inline, never shared.
+        assert!(!amount.is_shared_with(&amount));
     }
 
     #[test]
