@@ -280,11 +280,13 @@ impl Serialize for Properties {
 
 /// `a == b` without `memcmp` (WASM's goes byte by byte behind a call; keys are compared for
 /// every event a query reads): whole words, the last one overlapping the one before.
+#[inline]
 pub fn same_text(a: &str, b: &str) -> bool {
     same_bytes(a.as_bytes(), b.as_bytes())
 }
 
 /// [`same_text`] on bytes.
+#[inline]
 pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let length = a.len();
     if length != b.len() {

@@ -999,6 +999,7 @@ struct Interner {
 }
 
 /// A text's slot in a cache of recent texts: by length and edge bytes.
+#[inline]
 fn recent_slot(text: &str) -> usize {
     let bytes = text.as_bytes();
     (bytes.len()
@@ -1079,6 +1080,7 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     /// JSON's spaces but the line feed: a line feed ends the line, inside an object too.
+    #[inline]
     fn skip_space(&mut self) {
         while let Some(b' ' | b'\t' | b'\r') = self.text.as_bytes().get(self.at) {
             self.at += 1;
@@ -1086,11 +1088,13 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next byte after any space, not consumed.
+    #[inline]
     fn peek(&mut self) -> Option<u8> {
         self.skip_space();
         self.text.as_bytes().get(self.at).copied()
     }
 
+    #[inline]
     fn eat(&mut self, byte: u8) -> bool {
         let found = self.peek() == Some(byte);
         if found {
@@ -1099,6 +1103,7 @@ impl<'a> Cursor<'a> {
         found
     }
 
+    #[inline]
     fn expect(&mut self, byte: u8) -> Option<()> {
         self.eat(byte).then_some(())
     }
@@ -1128,6 +1133,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A string without escapes or control characters, borrowed.
+    #[inline]
     fn string(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.at;
@@ -1174,6 +1180,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A top-level field's value: a string, a number or null.
+    #[inline]
     fn scalar(&mut self) -> Option<Raw<'a>> {
         match self.peek()? {
             b'"' => self.string().map(|text| Raw::Text(Cow::Borrowed(text))),
@@ -1233,6 +1240,7 @@ impl<'a> Cursor<'a> {
 
 /// The position of the first `"`, `\\` or control character, eight bytes per step (the usual
 /// string has none of them until its end).
+#[inline]
 fn string_end(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;

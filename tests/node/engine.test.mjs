@@ -244,6 +244,23 @@ test('ingestBulk reads UTF-8 bytes as it reads a string; other inputs are a 400'
   assert.equal(engine.eventsCount, EVENTS_TOTAL + 2);
 });
 
+test('ingestBulk encodes a string as its UTF-8 bytes, whatever the characters and where they are', () => {
+  const notes = ['é', 'ascii then é', 'é then ascii', '☕'.repeat(40), 'emoji 🚀 pair', 'lone \ud800 surrogate', 'x'.repeat(5000) + 'ü'];
+  const lines = notes.map((note, i) => JSON.stringify(ev(`n-${i}`, 'sub_z', 'cpu_peak', '2025-06-20T00:00:00Z', { cores: 1, note })));
+  // JSON.stringify escapes the lone surrogate; put it back raw (both encoders write U+FFFD).
+  lines[5] = lines[5].replace('\\ud800', '\ud800');
+  assert.ok(lines[5].includes('\ud800'));
+  // Non-ASCII first, last, alone: the encoder's first pass stops at different places.
+  for (const text of [lines.join('\n'), lines.slice().reverse().join('\n'), lines[0], lines[3]]) {
+    const fromString = loaded().engine, fromBytes = loaded().engine;
+    const count = fromString.ingestBulk(text, NOW);
+    assert.equal(fromBytes.ingestBulk(Buffer.from(text, 'utf8'), NOW), count);
+    assert.equal(JSON.stringify(fromString.export()), JSON.stringify(fromBytes.export()));
+    const firstNote = JSON.parse(text.split('\n')[0]).properties.note.replace('\ud800', '\ufffd');
+    assert.ok(JSON.stringify(fromString.export()).includes(JSON.stringify(firstNote)));
+  }
+});
+
 test('ingestBulk with skipDuplicates stores each new key once, from its first line', () => {
   const { engine } = loaded();
   const line = (tx, cores) => JSON.stringify(ev(tx, 'sub_z', 'cpu_peak', '2025-06-20T00:00:00Z', { cores }));
