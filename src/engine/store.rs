@@ -126,6 +126,7 @@ impl SubscriptionEvents {
     fn push(&mut self, event: Event) {
         match self.position(&event.code) {
             Ok(at) => {
+                // Always there: `position` found it.
                 if let Some((_, events)) = self.by_code.get_mut(at) {
                     events.push(event);
                 }
