@@ -714,7 +714,7 @@ impl Engine {
     }
 
     fn event_json(&self, event: &Event, created_at: Option<DateTime<Utc>>) -> Value {
-        let subscription = self.subscriptions.get(&*event.external_subscription_id);
+        let subscription = self.subscriptions.get(&event.external_subscription_id);
         let lago_id = uuid(
             "event",
             &event.external_subscription_id,
