@@ -607,7 +607,8 @@ impl<'a> Store<'a> {
                 sorted.push((events.len(), &trigger.event));
             }
         }
-        sorted.sort_by(|a, b| a.1.timestamp.cmp(&b.1.timestamp).then(a.0.cmp(&b.0)));
+        // By time, then index: the indexes grow with the position.
+        crate::sort::sort_by_time(&mut sorted, |(_, event)| event.timestamp);
         Store {
             sorted,
             params,

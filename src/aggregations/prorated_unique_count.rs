@@ -206,7 +206,7 @@ fn per_event(
         .flatten()
         .collect();
     // ORDER BY timestamp ASC, property ASC (NULLS LAST).
-    all.sort_by(|a, b| {
+    crate::sort::sort_by(&mut all, |a, b| {
         a.timestamp
             .cmp(&b.timestamp)
             .then_with(|| match (&a.property, &b.property) {

@@ -82,7 +82,7 @@ fn compute(
     }
     let mut out = BTreeMap::new();
     for (key, mut rows) in partitions {
-        rows.sort_by_key(|row| row.timestamp);
+        crate::sort::sort_by_time(&mut rows, |row| row.timestamp);
         let mut partition = Partition {
             rows: rows.len(),
             ..Partition::default()
@@ -143,7 +143,9 @@ fn cached_before(params: &AggregationParams) -> Vec<&super::CachedAggregation> {
         .enumerate()
         .filter(|(_, row)| row.timestamp < params.window.from)
         .collect();
-    rows.sort_by(|a, b| b.1.timestamp.cmp(&a.1.timestamp).then(b.0.cmp(&a.0)));
+    // Latest first, then the higher index (the indexes grow with the position).
+    crate::sort::sort_by_time(&mut rows, |(_, row)| row.timestamp);
+    rows.reverse();
     rows.into_iter().map(|(_, row)| row).collect()
 }
 

@@ -44,6 +44,7 @@ use crate::domain::event::{same_bytes, same_text, Event, Properties, PropertyVal
 use crate::error::{Error, ErrorDetails, Result};
 use crate::limits::REQUEST_BYTES_MAX;
 use crate::number::{parse_decimal_str, ruby_decimal, NumError};
+use crate::period::text::{instant_text, Fraction};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -191,12 +192,12 @@ pub fn event_json(
         "transaction_id": &*event.transaction_id,
         "lago_customer_id": null,
         "code": &*event.code,
-        "timestamp": event.timestamp.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        "timestamp": instant_text(event.timestamp, Fraction::Millis),
         "precise_total_amount_cents": event.precise_total_amount_cents.map(ruby_decimal),
         "properties": event.properties,
         "lago_subscription_id": lago_subscription_id,
         "external_subscription_id": external_subscription_id,
-        "created_at": created_at.map(|at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        "created_at": created_at.map(|at| instant_text(at, Fraction::None)),
     })
 }
 

@@ -36,6 +36,7 @@ use render::{Projectors, Shape};
 use running::RunningCache;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::sync::Arc;
 use store::EventStore;
 use usage::{Scope, UsageFilters};
@@ -63,17 +64,68 @@ struct FrozenPeriod {
     usage: Value,
 }
 
+/// Entities by id or code, in key order: a `BTreeMap<String, T>` whose values are boxed, so that
+/// every entity map is the same `BTreeMap<String, Box<_>>` code in the binary (one copy of the
+/// B-tree's insert, remove and rebalancing instead of one per entity type; −14 KB gzip).
+pub(crate) struct ById<T>(BTreeMap<String, Box<T>>);
+
+impl<T: fmt::Debug> fmt::Debug for ById<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<T> Default for ById<T> {
+    fn default() -> Self {
+        Self(BTreeMap::new())
+    }
+}
+
+impl<T> ById<T> {
+    pub(crate) fn get(&self, key: &str) -> Option<&T> {
+        self.0.get(key).map(|value| &**value)
+    }
+
+    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut T> {
+        self.0.get_mut(key).map(|value| &mut **value)
+    }
+
+    pub(crate) fn contains_key(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
+    pub(crate) fn insert(&mut self, key: String, value: T) -> Option<T> {
+        self.0.insert(key, Box::new(value)).map(|old| *old)
+    }
+
+    pub(crate) fn remove(&mut self, key: &str) -> Option<T> {
+        self.0.remove(key).map(|old| *old)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.keys()
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &T> {
+        self.0.values().map(|value| &**value)
+    }
+}
+
 /// An organisation and its usage.
 #[derive(Debug, Default)]
 pub struct Engine {
     org: Organization,
-    customers: BTreeMap<String, Customer>,
-    taxes: BTreeMap<String, Tax>,
-    metrics: BTreeMap<String, Metric>,
-    pricing_units: BTreeMap<String, PricingUnit>,
-    plans: BTreeMap<String, Plan>,
-    subscriptions: BTreeMap<String, Subscription>,
-    coupons: BTreeMap<String, coupons::Coupon>,
+    customers: ById<Customer>,
+    taxes: ById<Tax>,
+    metrics: ById<Metric>,
+    pricing_units: ById<PricingUnit>,
+    plans: ById<Plan>,
+    subscriptions: ById<Subscription>,
+    coupons: ById<coupons::Coupon>,
     applied_coupons: Vec<coupons::AppliedCoupon>,
     events: EventStore,
     frozen: BTreeMap<String, Vec<FrozenPeriod>>,
@@ -491,7 +543,7 @@ impl Engine {
         Ok(out)
     }
 
-    fn check_capacity<T>(&self, len: usize, key: &str, map: &BTreeMap<String, T>) -> Result<()> {
+    fn check_capacity<T>(&self, len: usize, key: &str, map: &ById<T>) -> Result<()> {
         if len >= ENTITIES_MAX && !map.contains_key(key) {
             return Err(Error::invalid("base", "too_many_records"));
         }
@@ -662,7 +714,7 @@ impl Engine {
     }
 
     fn event_json(&self, event: &Event, created_at: Option<DateTime<Utc>>) -> Value {
-        let subscription = self.subscriptions.get(&*event.external_subscription_id);
+        let subscription = self.subscriptions.get(&event.external_subscription_id);
         let lago_id = uuid(
             "event",
             &event.external_subscription_id,

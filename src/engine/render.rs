@@ -10,6 +10,7 @@ use crate::charge_models::ChargeModel;
 use crate::error::Result;
 use crate::money::{add, sum};
 use crate::period::boundaries::truncate_to_second;
+use crate::period::text;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -32,14 +33,12 @@ pub fn datetime(at: DateTime<Utc>) -> Value {
 }
 
 fn datetime_text(at: DateTime<Utc>) -> String {
-    truncate_to_second(at)
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    text::instant_text(truncate_to_second(at), text::Fraction::None)
 }
 
 /// RFC 3339 with microseconds, for exports that must read back exactly.
 pub fn datetime_exact(at: DateTime<Utc>) -> Value {
-    Value::String(at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+    Value::String(text::instant_text(at, text::Fraction::Micros))
 }
 
 /// Room reserved for a usage answer's text: a 10-charge plan writes about 8 KB.
@@ -98,7 +97,7 @@ fn write_usage(
     out.key("to_datetime")
         .string(&datetime_text(usage.window.to));
     out.key("issuing_date")
-        .string(&usage.boundaries.issuing_date.format("%Y-%m-%d").to_string());
+        .string(&text::date_text(usage.boundaries.issuing_date));
     out.key("currency").string(usage.currency.code);
     out.key("amount_cents")
         .cents(usage.amount_cents, "amount_cents")?;

@@ -221,7 +221,11 @@ impl Entry {
             return events.iter().try_for_each(|event| self.add(event));
         }
         let mut order: Vec<usize> = (0..events.len()).collect();
-        order.sort_by_key(|&i| (events[i].timestamp, i));
+        crate::sort::sort_by_time(&mut order, |&i| {
+            events
+                .get(i)
+                .map_or(DateTime::<Utc>::MIN_UTC, |event| event.timestamp)
+        });
         for i in order {
             self.fold(&events[i], i as u64)?;
         }

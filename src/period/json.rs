@@ -49,7 +49,7 @@ pub fn boundaries_json(request: &Value) -> Result<Value> {
         "fixed_charges_to_datetime": when_started(result.fixed_charges_to_datetime),
         "fixed_charges_duration_days": result.fixed_charges_duration_days,
         "next_end_of_period": datetime(Some(result.next_end_of_period)),
-        "issuing_date": result.issuing_date.format("%Y-%m-%d").to_string(),
+        "issuing_date": super::text::date_text(result.issuing_date),
     }))
 }
 
@@ -161,11 +161,10 @@ fn timestamp(map: &Map<String, Value>, field: &str) -> Result<DateTime<Utc>> {
 /// `2022-03-02T00:00:00Z`, the fraction dropped; `null` for `None`.
 fn datetime(at: Option<DateTime<Utc>>) -> Value {
     match at {
-        Some(at) => Value::String(
-            truncate_to_second(at)
-                .format("%Y-%m-%dT%H:%M:%SZ")
-                .to_string(),
-        ),
+        Some(at) => Value::String(super::text::instant_text(
+            truncate_to_second(at),
+            super::text::Fraction::None,
+        )),
         None => Value::Null,
     }
 }

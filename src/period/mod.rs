@@ -29,6 +29,7 @@ pub mod boundaries;
 pub mod interval;
 pub mod json;
 pub mod proration;
+pub mod text;
 pub mod tz;
 pub mod zone;
 
