@@ -10,7 +10,7 @@ use crate::charge_models::ChargeModel;
 use crate::error::Result;
 use crate::money::{add, sum};
 use crate::period::boundaries::truncate_to_second;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -32,9 +32,52 @@ pub fn datetime(at: DateTime<Utc>) -> Value {
 }
 
 fn datetime_text(at: DateTime<Utc>) -> String {
-    truncate_to_second(at)
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    let at = truncate_to_second(at);
+    let mut text = String::with_capacity(20);
+    if !date_text_into(&mut text, at.date_naive()) {
+        return at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    }
+    for (separator, number) in [('T', at.hour()), (':', at.minute()), (':', at.second())] {
+        text.push(separator);
+        push_two_digits(&mut text, number);
+    }
+    text.push('Z');
+    text
+}
+
+/// `2025-06-30`.
+fn date_text(date: NaiveDate) -> String {
+    let mut text = String::with_capacity(10);
+    if date_text_into(&mut text, date) {
+        text
+    } else {
+        date.format("%Y-%m-%d").to_string()
+    }
+}
+
+/// Writes `%Y-%m-%d` as chrono does for years 0 to 9999 (four digits, no sign); false (nothing
+/// written) for the other years, which chrono writes with a sign.
+fn date_text_into(text: &mut String, date: NaiveDate) -> bool {
+    let Ok(year) = u32::try_from(date.year()) else {
+        return false;
+    };
+    if year > 9999 {
+        return false;
+    }
+    push_two_digits(text, year / 100);
+    push_two_digits(text, year % 100);
+    text.push('-');
+    push_two_digits(text, date.month());
+    text.push('-');
+    push_two_digits(text, date.day());
+    true
+}
+
+/// `07` (a number below 100).
+fn push_two_digits(text: &mut String, number: u32) {
+    for digit in [number / 10 % 10, number % 10] {
+        text.push(char::from_digit(digit, 10).unwrap_or('0'));
+    }
 }
 
 /// RFC 3339 with microseconds, for exports that must read back exactly.
@@ -98,7 +141,7 @@ fn write_usage(
     out.key("to_datetime")
         .string(&datetime_text(usage.window.to));
     out.key("issuing_date")
-        .string(&usage.boundaries.issuing_date.format("%Y-%m-%d").to_string());
+        .string(&date_text(usage.boundaries.issuing_date));
     out.key("currency").string(usage.currency.code);
     out.key("amount_cents")
         .cents(usage.amount_cents, "amount_cents")?;
@@ -369,4 +412,40 @@ fn write_breakdowns(out: &mut JsonText, rows: &[&Breakdown]) {
         out.close_object();
     }
     out.close_array();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Instants and dates as chrono's `format` writes them, across years (with a sign outside
+    /// 0–9999), months, days and times, fractions of a second dropped.
+    #[test]
+    fn instants_and_dates_as_chrono_writes_them() {
+        let seconds = [
+            -62_167_219_200i64 - 86_400,
+            -62_167_219_200,
+            -1,
+            0,
+            951_782_400,
+            1_751_327_999,
+            1_750_420_800,
+            253_402_300_799,
+            253_402_300_800,
+            1_000_000_000_000,
+        ];
+        for second in seconds {
+            for nanos in [0, 999_999_999] {
+                let at = DateTime::from_timestamp(second, nanos).unwrap();
+                assert_eq!(
+                    datetime_text(at),
+                    truncate_to_second(at)
+                        .format("%Y-%m-%dT%H:%M:%SZ")
+                        .to_string()
+                );
+                let date = at.date_naive();
+                assert_eq!(date_text(date), date.format("%Y-%m-%d").to_string());
+            }
+        }
+    }
 }
