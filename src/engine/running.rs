@@ -252,13 +252,24 @@ impl Entry {
                 None => return Ok(()),
             },
         };
-        let key: RawKey = self
-            .keys
-            .iter()
-            .map(|k| text::property_text(&event.properties, k))
-            .collect();
         let initial = &self.initial;
-        let state = self.states.entry(key).or_insert_with(|| initial.fresh());
+        let state = if self.keys.is_empty() {
+            // Ungrouped: one state, under the empty key (no key built and compared per event).
+            if self.states.is_empty() {
+                self.states.insert(Vec::new(), initial.fresh());
+            }
+            match self.states.values_mut().next() {
+                Some(state) => state,
+                None => return Ok(()),
+            }
+        } else {
+            let key: RawKey = self
+                .keys
+                .iter()
+                .map(|k| text::property_text(&event.properties, k))
+                .collect();
+            self.states.entry(key).or_insert_with(|| initial.fresh())
+        };
         match (state, value) {
             (State::Count(state), _) => state.add(),
             (State::UniqueCount(state), _) => {
