@@ -146,7 +146,7 @@ pub fn shown_units(
 /// Turns a priced aggregation into a fee. Negative units or amount give a zero fee (units,
 /// amount and unit amount), with the breakdown left as computed.
 pub fn build(
-    priced: &Priced,
+    priced: Priced,
     aggregation: &Aggregation,
     units: Decimal,
     currency: Currency,
@@ -166,7 +166,7 @@ pub fn build(
         unit_amount_cents: truncate(mul(unit_amount, currency.subunit())?),
         precise_unit_amount: unit_amount,
         total_aggregated_units: aggregation.total_aggregated_units,
-        amount_details: priced.amount_details.clone(),
+        amount_details: priced.amount_details,
         pricing_unit_usage: None,
     };
     if let Some(unit) = pricing_unit {

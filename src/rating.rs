@@ -337,7 +337,7 @@ fn fee_for(spec: &ChargeSpec, aggregation: &Aggregation, context: FeeContext) ->
         .map_err(|e| e.in_field("amount"))?;
     let units = fees::shown_units(aggregation, spec.ctx.prorated, spec.pay_in_advance, context);
     fees::build(
-        &priced,
+        priced,
         aggregation,
         units,
         spec.ctx.currency,

@@ -5,7 +5,7 @@
 //! go through here instead: the order is computed once on indices by [`stable_order`] (a single
 //! copy in the binary, the comparison behind a `dyn`), then applied by swaps. A stable sort's
 //! result is fully determined by the comparison, so these give exactly what `sort_by`,
-//! `sort_by_key`, `sort` and `sort_by_cached_key` give. Hot sorts (ingestion, running aggregates,
+//! `sort_by_key` and `sort` give. Hot sorts (ingestion, running aggregates,
 //! the event walk) keep the standard library's.
 
 use std::cmp::Ordering;
@@ -35,16 +35,6 @@ pub fn sort_by_key<T, K: Ord>(v: &mut [T], mut key: impl FnMut(&T) -> K) {
 /// As `v.sort()`.
 pub fn sort<T: Ord>(v: &mut [T]) {
     sort_by(v, T::cmp);
-}
-
-/// As `v.sort_by_cached_key(key)`: each key computed once.
-pub fn sort_by_cached_key<T, K: Ord>(v: &mut [T], key: impl FnMut(&T) -> K) {
-    let keys: Vec<K> = v.iter().map(key).collect();
-    let order = stable_order(keys.len(), &mut |a, b| match (keys.get(a), keys.get(b)) {
-        (Some(x), Some(y)) => x.cmp(y),
-        _ => Ordering::Equal,
-    });
-    permute(v, order);
 }
 
 /// As `v.sort_by_key(time)` for a time key: one shared copy of the standard library's (unstable)
@@ -155,12 +145,6 @@ mod tests {
             });
             let mut theirs = items.clone();
             theirs.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1).reverse()));
-            assert_eq!(ours, theirs);
-
-            let mut ours = items.clone();
-            sort_by_cached_key(&mut ours, |&(k, _)| k % 3);
-            let mut theirs = items.clone();
-            theirs.sort_by_cached_key(|&(k, _)| k % 3);
             assert_eq!(ours, theirs);
 
             let mut ours: Vec<String> = items.iter().map(|(k, _)| k.to_string()).collect();

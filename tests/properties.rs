@@ -495,7 +495,7 @@ proptest! {
             prop_assert_eq!(priced, &alone);
             amount_total += alone.amount;
             let units = group.aggregation.units;
-            let fee = fees::build(priced, &group.aggregation, units, currency, None)
+            let fee = fees::build(priced.clone(), &group.aggregation, units, currency, None)
                 .expect("fee builds");
             prop_assert_eq!(fee.amount_cents, reference_cents(alone.amount, currency));
             prop_assert!(fee.amount_cents.fract().is_zero(), "whole subunits: {fee:?}");
@@ -826,7 +826,7 @@ proptest! {
             conversion_rate,
             short_name: None,
         });
-        let fee = fees::build(&priced, &aggregation, aggregation.units, currency, pricing_unit.as_ref())
+        let fee = fees::build(priced, &aggregation, aggregation.units, currency, pricing_unit.as_ref())
             .map(|_| ());
         prop_assert!(allowed(&fee), "{name} fee: {fee:?}");
     }

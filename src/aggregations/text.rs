@@ -43,7 +43,7 @@ pub fn property_str<'a, P: PropertyLookup + ?Sized>(
             PropertyValue::Null => None,
             PropertyValue::String(text) => Some(Cow::Borrowed(text)),
             PropertyValue::Bool(flag) => Some(Cow::Borrowed(if *flag { "true" } else { "false" })),
-            PropertyValue::Number(number) => Some(Cow::Owned(numeric_text(number.as_str()))),
+            PropertyValue::Number(number) => Some(numeric_text_borrowed(number.as_str())),
             PropertyValue::Other(value) => json_text(value).map(Cow::Owned),
         },
     }
@@ -130,6 +130,16 @@ pub fn numeric_text(raw: &str) -> String {
         return raw.to_string();
     }
     numeric_text_general(raw)
+}
+
+/// [`numeric_text`], borrowed when Postgres prints the number back unchanged (the usual case:
+/// no copy per event read).
+fn numeric_text_borrowed(raw: &str) -> Cow<'_, str> {
+    if is_plain_number(raw) {
+        Cow::Borrowed(raw)
+    } else {
+        Cow::Owned(numeric_text_general(raw))
+    }
 }
 
 /// `-?(0|[1-9]\d*)(\.\d+)?`, not a negative zero: Postgres prints it back unchanged (the usual

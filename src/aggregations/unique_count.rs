@@ -64,12 +64,20 @@ impl UniqueCountState {
         sequence: u64,
     ) -> bool {
         let position = (timestamp, sequence);
-        let previous = self.values.get(&value);
-        if previous.is_some_and(|state| position < state.last) {
-            return false;
+        // A value seen before is updated in place (one search, and no new text when the
+        // operation repeats, as it mostly does).
+        if let Some(state) = self.values.get_mut(&value) {
+            if position < state.last {
+                return false;
+            }
+            self.total += contribution(&state.previous_operation, operation);
+            state.last = position;
+            if state.previous_operation != operation {
+                state.previous_operation = operation.to_string();
+            }
+            return true;
         }
-        let previous_operation = previous.map_or(REMOVE, |state| state.previous_operation.as_str());
-        self.total += contribution(previous_operation, operation);
+        self.total += contribution(REMOVE, operation);
         self.values.insert(
             value,
             ValueState {

@@ -22,6 +22,38 @@ const NEEDS_ESCAPE: [bool; 256] = {
     table
 };
 
+/// Decimal digits of a `u128` at most.
+const DIGITS_MAX: usize = 39;
+
+/// The decimal digits of `value`, written at the end of `buffer` (a `u64` divides faster than a
+/// `u128`: mantissas of amounts and counts almost always fit in one).
+fn digits_of(value: u128, buffer: &mut [u8; DIGITS_MAX]) -> &str {
+    let mut at = DIGITS_MAX;
+    let mut push = |digit: u8| {
+        at -= 1;
+        if let Some(slot) = buffer.get_mut(at) {
+            *slot = b'0' + digit;
+        }
+    };
+    let mut wide = value;
+    while wide > u128::from(u64::MAX) {
+        push((wide % 10) as u8);
+        wide /= 10;
+    }
+    let mut narrow = u64::try_from(wide).unwrap_or(0);
+    loop {
+        push((narrow % 10) as u8);
+        narrow /= 10;
+        if narrow == 0 {
+            break;
+        }
+    }
+    buffer
+        .get(at..)
+        .and_then(|digits| std::str::from_utf8(digits).ok())
+        .unwrap_or("")
+}
+
 /// A JSON document being written: callers open and close objects and arrays, and write keys
 /// before object members.
 #[derive(Debug, Default)]
@@ -130,7 +162,7 @@ impl JsonText {
     /// An integer value.
     pub fn integer(&mut self, value: u64) -> &mut Self {
         self.separate();
-        let _ = write!(self.text, "{value}");
+        self.digits(u128::from(value));
         self.done()
     }
 
@@ -142,10 +174,35 @@ impl JsonText {
         if value.is_zero() {
             self.text.push_str("0.0");
         } else {
-            let start = self.text.len();
-            let _ = write!(self.text, "{}", value.normalize());
-            if !self.text[start..].contains('.') {
-                self.text.push_str(".0");
+            // `value.normalize()` as Display writes it, from the mantissa: no trailing zeros,
+            // plain digits (no exponent), a leading `0.` below one.
+            let mut mantissa = value.mantissa().unsigned_abs();
+            let mut scale = value.scale();
+            while scale > 0 && mantissa % 10 == 0 {
+                mantissa /= 10;
+                scale -= 1;
+            }
+            if value.is_sign_negative() {
+                self.text.push('-');
+            }
+            let mut buffer = [0u8; DIGITS_MAX];
+            let digits = digits_of(mantissa, &mut buffer);
+            let scale = usize::try_from(scale).unwrap_or(usize::MAX);
+            match digits.len().checked_sub(scale) {
+                Some(0) | None => {
+                    self.text.push_str("0.");
+                    for _ in digits.len()..scale {
+                        self.text.push('0');
+                    }
+                    self.text.push_str(digits);
+                }
+                Some(whole) => {
+                    let (int, fraction) = digits.split_at(whole);
+                    self.text.push_str(int);
+                    self.text.push('.');
+                    self.text
+                        .push_str(if fraction.is_empty() { "0" } else { fraction });
+                }
             }
         }
         self.text.push('"');
@@ -157,8 +214,17 @@ impl JsonText {
     pub fn cents(&mut self, value: Decimal, field: &str) -> Result<&mut Self> {
         let cents = whole_cents(value, field)?;
         self.separate();
-        let _ = write!(self.text, "{cents}");
+        if cents < 0 {
+            self.text.push('-');
+        }
+        self.digits(u128::from(cents.unsigned_abs()));
         Ok(self.done())
+    }
+
+    /// The decimal digits of `value`.
+    fn digits(&mut self, value: u128) {
+        let mut buffer = [0u8; DIGITS_MAX];
+        self.text.push_str(digits_of(value, &mut buffer));
     }
 
     /// A value already written as JSON text.
@@ -222,6 +288,49 @@ mod tests {
         assert_eq!(out.into_string(), expected.to_string());
     }
 
+    /// Every mantissa size and scale, both signs: the digits written from the mantissa are
+    /// `ruby_decimal`'s, and integers and cents are `Display`'s.
+    #[test]
+    fn digits_equal_display_for_every_size_and_scale() {
+        let mut mantissa: u128 = 1;
+        let mut wide = Vec::new();
+        while mantissa < (1u128 << 96) {
+            wide.extend([mantissa, mantissa - 1, mantissa + 7, mantissa * 3 / 2]);
+            mantissa *= 10;
+        }
+        wide.extend([
+            (1u128 << 96) - 1,
+            u128::from(u64::MAX),
+            u128::from(u64::MAX) + 1,
+        ]);
+        for &m in &wide {
+            for scale in 0..=28 {
+                for negative in [false, true] {
+                    let Ok(m) = i128::try_from(m) else { continue };
+                    let Ok(value) = Decimal::try_from_i128_with_scale(m, scale) else {
+                        continue;
+                    };
+                    let value = if negative { -value } else { value };
+                    let mut out = JsonText::with_capacity(0);
+                    out.decimal(value);
+                    let expected = format!("\"{}\"", ruby_decimal(value));
+                    assert_eq!(out.into_string(), expected, "{m} {scale}");
+                }
+            }
+            if let Ok(small) = u64::try_from(m) {
+                let mut out = JsonText::with_capacity(0);
+                out.integer(small);
+                assert_eq!(out.into_string(), small.to_string());
+            }
+        }
+        for cents in [0i64, 1, -1, 9, -10, 123_456_789, -9_007_199_254_740_991] {
+            let mut out = JsonText::with_capacity(0);
+            out.cents(Decimal::from(cents), "f").unwrap();
+            out.cents(Decimal::new(cents * 100, 2), "f").unwrap();
+            assert_eq!(out.into_string(), format!("{cents},{cents}"));
+        }
+    }
+
     /// Decimals are written as `ruby_decimal` writes them.
     #[test]
     fn decimals_as_ruby_prints_them() {
@@ -233,6 +342,15 @@ mod tests {
             "-12.3400",
             "1e-7",
             "79228162514264337593543950335",
+            "-79228162514264337593543950335",
+            "0.5",
+            "-0.5",
+            "123.456",
+            "100",
+            "0.0000000000000000000000000001",
+            "18446744073709551616",
+            "1844674407370955161.6",
+            "18446744073709551615",
         ] {
             let value = crate::number::parse_decimal_str(text).unwrap();
             let mut out = JsonText::with_capacity(0);

@@ -183,8 +183,10 @@ pub struct Metric {
     pub lago_id: String,
     /// Unique code; events name it.
     pub code: String,
-    /// Display name (the code when absent); usage sorts charges by it.
+    /// Display name (the code when absent).
     pub name: String,
+    /// The name in lowercase: usage sorts charges by it.
+    pub sort_name: String,
     /// Lago's aggregation name (`sum_agg`, …).
     pub aggregation_name: String,
     /// What the aggregations need.
@@ -226,9 +228,11 @@ impl Metric {
             return Err(Error::invalid("field_name", "value_is_mandatory"));
         }
         let code = code.unwrap_or_default();
+        let name = name.unwrap_or_else(|| code.clone());
         Ok(Metric {
             lago_id,
-            name: name.unwrap_or_else(|| code.clone()),
+            sort_name: name.to_lowercase(),
+            name,
             code,
             aggregation_name: aggregation_name.unwrap_or_default(),
             metric: std::sync::Arc::new(metric),

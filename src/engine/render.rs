@@ -369,3 +369,37 @@ fn write_breakdowns(out: &mut JsonText, rows: &[&Breakdown]) {
     }
     out.close_array();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Instants as chrono's `format` writes them, across years (with a sign outside 0–9999),
+    /// fractions of a second dropped.
+    #[test]
+    fn instants_as_chrono_writes_them() {
+        let seconds = [
+            -62_167_219_200i64 - 86_400,
+            -62_167_219_200,
+            -1,
+            0,
+            951_782_400,
+            1_751_327_999,
+            1_750_420_800,
+            253_402_300_799,
+            253_402_300_800,
+            1_000_000_000_000,
+        ];
+        for second in seconds {
+            for nanos in [0, 999_999_999] {
+                let at = DateTime::from_timestamp(second, nanos).unwrap();
+                assert_eq!(
+                    datetime_text(at),
+                    truncate_to_second(at)
+                        .format("%Y-%m-%dT%H:%M:%SZ")
+                        .to_string()
+                );
+            }
+        }
+    }
+}

@@ -30,6 +30,7 @@ use crate::error::Result;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::cell::RefCell;
+use std::collections::hash_map::Entry as Slot;
 use std::collections::{BTreeMap, HashMap};
 
 /// Windows kept per cache: one per (subscription, charge, bucket) in practice; bounded so that
@@ -255,13 +256,24 @@ impl Entry {
                 None => return Ok(()),
             },
         };
-        let key: RawKey = self
-            .keys
-            .iter()
-            .map(|k| text::property_text(&event.properties, k))
-            .collect();
         let initial = &self.initial;
-        let state = self.states.entry(key).or_insert_with(|| initial.fresh());
+        let state = if self.keys.is_empty() {
+            // Ungrouped: one state, under the empty key (no key built and compared per event).
+            if self.states.is_empty() {
+                self.states.insert(Vec::new(), initial.fresh());
+            }
+            match self.states.values_mut().next() {
+                Some(state) => state,
+                None => return Ok(()),
+            }
+        } else {
+            let key: RawKey = self
+                .keys
+                .iter()
+                .map(|k| text::property_text(&event.properties, k))
+                .collect();
+            self.states.entry(key).or_insert_with(|| initial.fresh())
+        };
         match (state, value) {
             (State::Count(state), _) => state.add(),
             (State::UniqueCount(state), _) => {
@@ -405,34 +417,35 @@ impl RunningCache {
             shape: shape_hash(&params.filter, &params.grouped_by),
         };
         let mut entries = self.entries.borrow_mut();
-        if !entries.contains_key(&key) {
-            if entries.len() >= STATES_MAX {
-                return Ok(None);
+        let full = entries.len() >= STATES_MAX;
+        // One hash of the key: the state is found, or built in the vacant slot.
+        let entry = match entries.entry(key) {
+            Slot::Occupied(slot) => slot.into_mut(),
+            Slot::Vacant(_) if full => return Ok(None),
+            Slot::Vacant(slot) => {
+                let mut entry = Entry {
+                    code: charge.metric_code.clone(),
+                    field: params.metric.field_name.clone().unwrap_or_default(),
+                    filter: params.filter.clone(),
+                    from: pg::floor_ms(params.window.from),
+                    to: params.window.to,
+                    seen: 0,
+                    keys: params.grouped_by.clone(),
+                    initial,
+                    states: BTreeMap::new(),
+                    stale: false,
+                };
+                entry.build(events)?;
+                let key = slot.key();
+                self.routes
+                    .borrow_mut()
+                    .entry(key.subscription.clone())
+                    .or_default()
+                    .entry(entry.code.clone())
+                    .or_default()
+                    .push(key.clone());
+                slot.insert(entry)
             }
-            let mut entry = Entry {
-                code: charge.metric_code.clone(),
-                field: params.metric.field_name.clone().unwrap_or_default(),
-                filter: params.filter.clone(),
-                from: pg::floor_ms(params.window.from),
-                to: params.window.to,
-                seen: 0,
-                keys: params.grouped_by.clone(),
-                initial,
-                states: BTreeMap::new(),
-                stale: false,
-            };
-            entry.build(events)?;
-            self.routes
-                .borrow_mut()
-                .entry(key.subscription.clone())
-                .or_default()
-                .entry(entry.code.clone())
-                .or_default()
-                .push(key.clone());
-            entries.insert(key.clone(), entry);
-        }
-        let Some(entry) = entries.get_mut(&key) else {
-            return Ok(None);
         };
         if entry.filter != params.filter || entry.keys != params.grouped_by {
             return Ok(None);

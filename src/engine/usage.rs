@@ -199,7 +199,7 @@ impl<'a> Scope<'a> {
                 return Err(Error::not_found("charge"));
             }
         } else {
-            crate::sort::sort_by_cached_key(&mut charges, |(_, metric)| metric.name.to_lowercase());
+            crate::sort::sort_by(&mut charges, |(_, a), (_, b)| a.sort_name.cmp(&b.sort_name));
         }
         Ok(charges)
     }
@@ -378,7 +378,7 @@ impl<'a> Scope<'a> {
                 charge.pay_in_advance,
                 FeeContext::CurrentUsage,
             );
-            let fee = fees::build(&priced, &aggregation, units, ctx.currency, pricing_unit)?;
+            let fee = fees::build(priced, &aggregation, units, ctx.currency, pricing_unit)?;
             Ok(FeeLine {
                 grouped_by,
                 fee,
