@@ -15,6 +15,39 @@ pub enum NumError {
     OutOfRange,
 }
 
+/// Room for the decimal digits of any `u128`.
+pub const DIGITS_MAX: usize = 39;
+
+/// The decimal digits of `value`, written at the end of `buffer` (a `u64` divides faster than a
+/// `u128`: mantissas of amounts and counts almost always fit in one). Formatting machinery
+/// (`write!`) costs more than the number on the hot paths that use this.
+pub fn digits(value: u128, buffer: &mut [u8; DIGITS_MAX]) -> &str {
+    let mut at = DIGITS_MAX;
+    let mut push = |digit: u8| {
+        at -= 1;
+        if let Some(slot) = buffer.get_mut(at) {
+            *slot = b'0' + digit;
+        }
+    };
+    let mut wide = value;
+    while wide > u128::from(u64::MAX) {
+        push((wide % 10) as u8);
+        wide /= 10;
+    }
+    let mut narrow = u64::try_from(wide).unwrap_or(0);
+    loop {
+        push((narrow % 10) as u8);
+        narrow /= 10;
+        if narrow == 0 {
+            break;
+        }
+    }
+    buffer
+        .get(at..)
+        .and_then(|digits| std::str::from_utf8(digits).ok())
+        .unwrap_or("")
+}
+
 /// Parses decimal text as Ruby's `BigDecimal()` accepts it: optional sign, digits with an optional
 /// fraction, optional exponent, surrounding spaces allowed.
 pub fn parse_decimal_str(text: &str) -> std::result::Result<Decimal, NumError> {

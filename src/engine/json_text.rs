@@ -4,6 +4,7 @@
 //! order written, strings escaped by serde_json itself).
 
 use crate::error::Result;
+use crate::number::{self, DIGITS_MAX};
 use crate::rating::whole_cents;
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -21,38 +22,6 @@ const NEEDS_ESCAPE: [bool; 256] = {
     table[b'\\' as usize] = true;
     table
 };
-
-/// Decimal digits of a `u128` at most.
-const DIGITS_MAX: usize = 39;
-
-/// The decimal digits of `value`, written at the end of `buffer` (a `u64` divides faster than a
-/// `u128`: mantissas of amounts and counts almost always fit in one).
-fn digits_of(value: u128, buffer: &mut [u8; DIGITS_MAX]) -> &str {
-    let mut at = DIGITS_MAX;
-    let mut push = |digit: u8| {
-        at -= 1;
-        if let Some(slot) = buffer.get_mut(at) {
-            *slot = b'0' + digit;
-        }
-    };
-    let mut wide = value;
-    while wide > u128::from(u64::MAX) {
-        push((wide % 10) as u8);
-        wide /= 10;
-    }
-    let mut narrow = u64::try_from(wide).unwrap_or(0);
-    loop {
-        push((narrow % 10) as u8);
-        narrow /= 10;
-        if narrow == 0 {
-            break;
-        }
-    }
-    buffer
-        .get(at..)
-        .and_then(|digits| std::str::from_utf8(digits).ok())
-        .unwrap_or("")
-}
 
 /// A JSON document being written: callers open and close objects and arrays, and write keys
 /// before object members.
@@ -186,7 +155,7 @@ impl JsonText {
                 self.text.push('-');
             }
             let mut buffer = [0u8; DIGITS_MAX];
-            let digits = digits_of(mantissa, &mut buffer);
+            let digits = number::digits(mantissa, &mut buffer);
             let scale = usize::try_from(scale).unwrap_or(usize::MAX);
             match digits.len().checked_sub(scale) {
                 Some(0) | None => {
@@ -224,7 +193,7 @@ impl JsonText {
     /// The decimal digits of `value`.
     fn digits(&mut self, value: u128) {
         let mut buffer = [0u8; DIGITS_MAX];
-        self.text.push_str(digits_of(value, &mut buffer));
+        self.text.push_str(number::digits(value, &mut buffer));
     }
 
     /// A value already written as JSON text.

@@ -6,6 +6,7 @@
 //! four digits, with a sign and at least four digits outside 0..=9999 (`-0001`, `+10000`); `%S`
 //! of a leap second is `60`; `%.3f` and `%.6f` truncate the nanoseconds.
 
+use crate::number::{self, DIGITS_MAX};
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
 /// The digits of an instant's fraction of a second after the seconds (none, `%.3f`, `%.6f`).
@@ -70,20 +71,12 @@ fn push_date(out: &mut String, date: NaiveDate) {
 
 /// `value` in decimal, zero-padded to at least `width` digits.
 fn push_digits(out: &mut String, value: u32, width: usize) {
-    let mut digits = [b'0'; 10];
-    let mut rest = value;
-    let mut count = 0;
-    for slot in digits.iter_mut().rev() {
-        *slot = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        count += 1;
-        if rest == 0 && count >= width {
-            break;
-        }
+    let mut buffer = [0u8; DIGITS_MAX];
+    let digits = number::digits(u128::from(value), &mut buffer);
+    for _ in digits.len()..width {
+        out.push('0');
     }
-    for &digit in digits.iter().skip(digits.len() - count) {
-        out.push(char::from(digit));
-    }
+    out.push_str(digits);
 }
 
 #[cfg(test)]
