@@ -66,7 +66,7 @@ struct FrozenPeriod {
 
 /// Entities by id or code, in key order: a `BTreeMap<String, T>` whose values are boxed, so that
 /// every entity map is the same `BTreeMap<String, Box<_>>` code in the binary (one copy of the
-/// B-tree's insert, remove and rebalancing instead of one per entity type; −14 KB gzip).
+/// B-tree's insert, remove and rebalancing instead of one per entity type; −8.8 KB gzip).
 pub(crate) struct ById<T>(BTreeMap<String, Box<T>>);
 
 impl<T: fmt::Debug> fmt::Debug for ById<T> {
