@@ -341,10 +341,10 @@ impl Entry {
         match (state, value) {
             (State::Count(state), _) => state.add(),
             (State::UniqueCount(state), _) => {
-                let value = text::property_text(&event.properties, &self.field);
-                let operation = text::property_text(&event.properties, "operation_type");
-                let operation = operation.as_deref().unwrap_or(unique_count::ADD);
-                if !state.add(value, operation, event.timestamp, sequence) {
+                let value = text::property_bytes(&event.properties, &self.field);
+                let operation = text::property_bytes(&event.properties, "operation_type");
+                let operation = operation.as_deref().unwrap_or(unique_count::ADD.as_bytes());
+                if !state.add(value.as_deref(), operation, event.timestamp, sequence) {
                     self.stale = true;
                 }
             }
@@ -685,8 +685,16 @@ mod tests {
             .map(|i| {
                 let mut properties = json!({
                     "v": if i % 13 == 0 { "x".to_string() } else { (i % 11).to_string() },
-                    "u": format!("user{}", i % 23),
                 });
+                // Unique count values: strings, a number and its text (one value), null and
+                // missing (one value).
+                match i % 29 {
+                    0 => {}
+                    1 => properties["u"] = json!(5),
+                    2 => properties["u"] = json!("5"),
+                    3 => properties["u"] = json!(null),
+                    _ => properties["u"] = json!(format!("user{}", i % 23)),
+                }
                 let g = match group_values.get(i % 10).cloned().flatten() {
                     Some(value) if i % 3 == 0 => Some(value),
                     Some(_) => Some(json!(format!("k{}", i % 37))),
