@@ -487,7 +487,12 @@ fn incremental_states_agree_with_the_slice_aggregation() {
         sum.add(value, None).unwrap();
         max.add(value);
         latest.add(at(day), i as u64, value);
-        assert!(unique.add(ids[i].map(String::from), ops[i], at(day), i as u64));
+        assert!(unique.add(
+            ids[i].map(str::as_bytes),
+            ops[i].as_bytes(),
+            at(day),
+            i as u64
+        ));
         let mut props = json!({"v": values[i], "operation_type": ops[i]});
         if let Some(id) = ids[i] {
             props["id"] = json!(id);

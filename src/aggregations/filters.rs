@@ -28,8 +28,8 @@
 //! Incremental use: matching is a pure per-event predicate ([`EventFilter::matches`]), so the
 //! engine can route each incoming event to its buckets once.
 
-use super::text::property_str;
-use crate::domain::event::{same_text, PropertyLookup};
+use super::text::property_bytes;
+use crate::domain::event::{same_bytes, PropertyLookup};
 
 /// The sentinel a charge filter value uses to mean "every value the metric declares".
 pub const ALL_FILTER_VALUES: &str = "__ALL_FILTER_VALUES__";
@@ -89,9 +89,10 @@ pub struct EventFilter {
 impl EventFilter {
     /// True when the event with these properties belongs to the bucket.
     pub fn matches<P: PropertyLookup + ?Sized>(&self, properties: &P) -> bool {
+        // Compared as bytes: no UTF-8 check of each event's text.
         let matched = self.matching.0.iter().all(|(key, values)| {
-            property_str(properties, key)
-                .is_some_and(|text| values.iter().any(|v| same_text(v, &text)))
+            property_bytes(properties, key)
+                .is_some_and(|text| values.iter().any(|v| same_bytes(v.as_bytes(), &text)))
         });
         matched
             && !self
@@ -112,8 +113,8 @@ fn clause_matches<P: PropertyLookup + ?Sized>(clause: &FilterValues, properties:
         return false;
     }
     keys.all(|(key, values)| {
-        let text = property_str(properties, key).unwrap_or_default();
-        values.iter().any(|v| same_text(v, &text))
+        let text = property_bytes(properties, key).unwrap_or_default();
+        values.iter().any(|v| same_bytes(v.as_bytes(), &text))
     })
 }
 

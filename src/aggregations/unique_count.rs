@@ -25,13 +25,14 @@
 
 use super::{
     cached_in_window, count_of, empty_group, group_values, in_advance_current_usage, one_to,
-    partition, AggregationParams, AggregationResult, Breakdown, GroupResult, GroupValues, Row,
-    Select, Store,
+    partition, text, AggregationParams, AggregationResult, Breakdown, GroupResult, GroupValues,
+    Row, Select, Store,
 };
+use crate::engine::fast_hash::FastBuild;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 /// The operation Lago assumes when `operation_type` is absent.
 pub const ADD: &str = "add";
@@ -42,49 +43,99 @@ pub const REMOVE: &str = "remove";
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ValueState {
     last: (DateTime<Utc>, u64),
-    previous_operation: String,
+    previous_operation: Operation,
+}
+
+/// A value's last operation: no text kept for the usual two.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Operation {
+    Add,
+    Remove,
+    Other(Box<[u8]>),
+}
+
+impl Operation {
+    fn of(operation: &[u8]) -> Operation {
+        if operation == ADD.as_bytes() {
+            Operation::Add
+        } else if operation == REMOVE.as_bytes() {
+            Operation::Remove
+        } else {
+            Operation::Other(operation.into())
+        }
+    }
+
+    fn is(&self, operation: &[u8]) -> bool {
+        match self {
+            Operation::Add => operation == ADD.as_bytes(),
+            Operation::Remove => operation == REMOVE.as_bytes(),
+            Operation::Other(text) => **text == *operation,
+        }
+    }
+
+    /// [`contribution`] of `operation` after this one.
+    fn contribution(&self, operation: &[u8]) -> i64 {
+        if self.is(operation) {
+            0
+        } else if operation == ADD.as_bytes() {
+            1
+        } else {
+            -1
+        }
+    }
 }
 
 /// Running state of a unique count: add the events in scope in timestamp order per value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UniqueCountState {
-    values: BTreeMap<Option<String>, ValueState>,
+    /// By the value's text as bytes (compared, never printed), hashed: values are many.
+    values: HashMap<Box<[u8]>, ValueState, FastBuild>,
+    /// The events without the value (SQL `NULL`), together one more value.
+    missing: Option<ValueState>,
     total: i64,
 }
 
 impl UniqueCountState {
-    /// Adds one event: its property `value` (`None` when missing), its `operation`, and its
-    /// position in time. Returns `false`, changing nothing, when the event is older than the last
-    /// one added for the same value.
+    /// Adds one event: its property `value`'s text (`None` when missing or null), its
+    /// `operation`'s text, and its position in time. Returns `false`, changing nothing, when the
+    /// event is older than the last one added for the same value. Borrowed: a value's text is
+    /// copied only the first time it is seen.
     pub fn add(
         &mut self,
-        value: Option<String>,
-        operation: &str,
+        value: Option<&[u8]>,
+        operation: &[u8],
         timestamp: DateTime<Utc>,
         sequence: u64,
     ) -> bool {
         let position = (timestamp, sequence);
-        // A value seen before is updated in place (one search, and no new text when the
-        // operation repeats, as it mostly does).
-        if let Some(state) = self.values.get_mut(&value) {
+        let seen = match value {
+            Some(value) => self.values.get_mut(value),
+            None => self.missing.as_mut(),
+        };
+        // A value seen before is updated in place (no new text when the operation repeats, as
+        // it mostly does).
+        if let Some(state) = seen {
             if position < state.last {
                 return false;
             }
-            self.total += contribution(&state.previous_operation, operation);
+            self.total += state.previous_operation.contribution(operation);
             state.last = position;
-            if state.previous_operation != operation {
-                state.previous_operation = operation.to_string();
+            if !state.previous_operation.is(operation) {
+                state.previous_operation = Operation::of(operation);
             }
             return true;
         }
-        self.total += contribution(REMOVE, operation);
-        self.values.insert(
-            value,
-            ValueState {
-                last: position,
-                previous_operation: operation.to_string(),
-            },
-        );
+        self.total += Operation::Remove.contribution(operation);
+        let state = ValueState {
+            last: position,
+            previous_operation: Operation::of(operation),
+        };
+        match value {
+            Some(value) => {
+                self.values.insert(value.into(), state);
+            }
+            None => self.missing = Some(state),
+        }
         true
     }
 
@@ -115,10 +166,12 @@ fn fold(rows: &[Row], field: &str) -> Decimal {
     let mut state = UniqueCountState::default();
     for row in rows {
         let sequence = u64::try_from(row.seq).unwrap_or(u64::MAX);
+        let properties = &row.event.properties;
+        let operation = text::property_bytes(properties, "operation_type");
         // Rows come in (timestamp, ingestion) order, so no add is refused.
         let added = state.add(
-            row.text(field),
-            &operation(row),
+            text::property_bytes(properties, field).as_deref(),
+            operation.as_deref().unwrap_or(ADD.as_bytes()),
             row.event.timestamp,
             sequence,
         );
@@ -249,14 +302,20 @@ mod tests {
     fn a_leading_remove_is_ignored_and_repeated_adds_count_once() {
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         let mut state = UniqueCountState::default();
-        assert!(state.add(Some("a".into()), REMOVE, at("2024-01-01T00:00:00Z"), 0));
-        assert!(state.add(Some("a".into()), ADD, at("2024-01-02T00:00:00Z"), 1));
-        assert!(state.add(Some("a".into()), ADD, at("2024-01-03T00:00:00Z"), 2));
-        assert!(state.add(None, ADD, at("2024-01-03T00:00:00Z"), 3));
+        let (add, remove) = (ADD.as_bytes(), REMOVE.as_bytes());
+        let a = Some(&b"a"[..]);
+        assert!(state.add(a, remove, at("2024-01-01T00:00:00Z"), 0));
+        assert!(state.add(a, add, at("2024-01-02T00:00:00Z"), 1));
+        assert!(state.add(a, add, at("2024-01-03T00:00:00Z"), 2));
+        assert!(state.add(None, add, at("2024-01-03T00:00:00Z"), 3));
         assert_eq!(state.units(), Decimal::from(2));
-        assert!(state.add(Some("a".into()), REMOVE, at("2024-01-04T00:00:00Z"), 4));
+        assert!(state.add(a, remove, at("2024-01-04T00:00:00Z"), 4));
         assert_eq!(state.units(), Decimal::ONE);
-        assert!(!state.add(Some("a".into()), ADD, at("2024-01-01T12:00:00Z"), 5));
+        assert!(!state.add(a, add, at("2024-01-01T12:00:00Z"), 5));
         assert_eq!(state.units(), Decimal::ONE);
+        // Any other operation takes the value away, and repeats of it count once.
+        assert!(state.add(None, b"delete", at("2024-01-05T00:00:00Z"), 6));
+        assert!(state.add(None, b"delete", at("2024-01-06T00:00:00Z"), 7));
+        assert_eq!(state.units(), Decimal::ZERO);
     }
 }

@@ -12,7 +12,7 @@
 
 pub mod coupons;
 pub mod entities;
-mod fast_hash;
+pub(crate) mod fast_hash;
 pub mod ingest;
 mod json_text;
 pub mod model;

@@ -25,13 +25,14 @@ use crate::aggregations::{
     EventFilter, FreeUnits, GroupResult, RawKey,
 };
 use crate::charge_models::percentage::{self, EventPrice};
-use crate::domain::event::Event;
+use crate::domain::event::{same_bytes, Event, Properties};
 use crate::error::Result;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::cell::RefCell;
 use std::collections::hash_map::Entry as Slot;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::hash::Hasher;
 
 /// Windows kept per cache: one per (subscription, charge, bucket) in practice; bounded so that
 /// a client asking for many windows cannot grow memory without end.
@@ -170,10 +171,85 @@ struct Entry {
     keys: Vec<String>,
     /// The empty state of this aggregation.
     initial: State,
-    /// One state per pricing group, by the group's raw property values.
-    states: BTreeMap<RawKey, State>,
+    /// One state per pricing group.
+    groups: Groups,
     /// A unique count got an event out of time order: rebuild before the next answer.
     stale: bool,
+}
+
+/// An entry's states, one per pricing group (one, under the empty key, when ungrouped), found
+/// from an event's property texts as it has them: a group's owned key is made once, when the
+/// group appears, not per event.
+#[derive(Debug, Clone, Default)]
+struct Groups {
+    /// Each group's raw property values and state, in the order the groups appeared.
+    items: Vec<(RawKey, State)>,
+    /// Hash of a group's texts → its positions in `items` (more than one on a hash collision).
+    by_hash: HashMap<u64, Vec<usize>, FastBuild>,
+}
+
+impl Groups {
+    fn clear(&mut self) {
+        self.items.clear();
+        self.by_hash.clear();
+    }
+
+    /// The state of the group of an event with these properties, made from `initial` if new.
+    fn state(
+        &mut self,
+        keys: &[String],
+        properties: &Properties,
+        initial: &State,
+    ) -> Option<&mut State> {
+        if keys.is_empty() {
+            if self.items.is_empty() {
+                self.items.push((Vec::new(), initial.fresh()));
+            }
+            return self.items.first_mut().map(|(_, state)| state);
+        }
+        let mut hasher = FastHasher::default();
+        for key in keys {
+            match text::property_bytes(properties, key) {
+                Some(text) => {
+                    hasher.write_u8(1);
+                    hasher.write(&text);
+                }
+                None => hasher.write_u8(0),
+            }
+        }
+        let positions = self.by_hash.entry(hasher.finish()).or_default();
+        let items = &self.items;
+        let found = positions.iter().copied().find(|&at| {
+            items
+                .get(at)
+                .is_some_and(|(raw, _)| same_group(raw, keys, properties))
+        });
+        let at = match found {
+            Some(at) => at,
+            None => {
+                let raw: RawKey = keys
+                    .iter()
+                    .map(|key| text::property_text(properties, key))
+                    .collect();
+                positions.push(self.items.len());
+                self.items.push((raw, initial.fresh()));
+                self.items.len() - 1
+            }
+        };
+        self.items.get_mut(at).map(|(_, state)| state)
+    }
+}
+
+/// True when an event with these properties belongs to the group of raw values `raw`.
+fn same_group(raw: &RawKey, keys: &[String], properties: &Properties) -> bool {
+    raw.len() == keys.len()
+        && raw.iter().zip(keys).all(|(value, key)| {
+            match (value, text::property_bytes(properties, key)) {
+                (Some(value), Some(text)) => same_bytes(value.as_bytes(), &text),
+                (None, None) => true,
+                _ => false,
+            }
+        })
 }
 
 impl State {
@@ -217,7 +293,7 @@ impl Entry {
     /// Folds the stored events of the subscription and code (a unique count in time order).
     fn build(&mut self, events: &[Event]) -> Result<()> {
         self.seen = 0;
-        self.states.clear();
+        self.groups.clear();
         if !matches!(self.initial, State::UniqueCount(_)) {
             return events.iter().try_for_each(|event| self.add(event));
         }
@@ -256,31 +332,19 @@ impl Entry {
                 None => return Ok(()),
             },
         };
-        let initial = &self.initial;
-        let state = if self.keys.is_empty() {
-            // Ungrouped: one state, under the empty key (no key built and compared per event).
-            if self.states.is_empty() {
-                self.states.insert(Vec::new(), initial.fresh());
-            }
-            match self.states.values_mut().next() {
-                Some(state) => state,
-                None => return Ok(()),
-            }
-        } else {
-            let key: RawKey = self
-                .keys
-                .iter()
-                .map(|k| text::property_text(&event.properties, k))
-                .collect();
-            self.states.entry(key).or_insert_with(|| initial.fresh())
+        let Some(state) = self
+            .groups
+            .state(&self.keys, &event.properties, &self.initial)
+        else {
+            return Ok(());
         };
         match (state, value) {
             (State::Count(state), _) => state.add(),
             (State::UniqueCount(state), _) => {
-                let value = text::property_text(&event.properties, &self.field);
-                let operation = text::property_text(&event.properties, "operation_type");
-                let operation = operation.as_deref().unwrap_or(unique_count::ADD);
-                if !state.add(value, operation, event.timestamp, sequence) {
+                let value = text::property_bytes(&event.properties, &self.field);
+                let operation = text::property_bytes(&event.properties, "operation_type");
+                let operation = operation.as_deref().unwrap_or(unique_count::ADD.as_bytes());
+                if !state.add(value.as_deref(), operation, event.timestamp, sequence) {
                     self.stale = true;
                 }
             }
@@ -301,7 +365,7 @@ impl Entry {
     /// The bucket's result: one state, or one group per state (as `aggregate` orders and sums
     /// them), with the metric's rounding.
     fn result(&mut self, params: &AggregationParams) -> Result<AggregationResult> {
-        for state in self.states.values_mut() {
+        for (_, state) in &mut self.groups.items {
             if let State::SumValues(_, ordered) = state {
                 let price = params.event_price.filter(|_| params.with_per_event_values);
                 ordered.derive(params.free_units, price)?;
@@ -309,21 +373,29 @@ impl Entry {
         }
         let rounding = params.metric.rounding;
         if self.keys.is_empty() {
-            let state = self.states.get(&Vec::new()).unwrap_or(&self.initial);
+            let state = self
+                .groups
+                .items
+                .first()
+                .map_or(&self.initial, |(_, state)| state);
             let mut result = state.result(params, false)?;
             if let Some(rounding) = rounding {
                 crate::aggregations::apply_rounding(&mut result, rounding)?;
             }
             return Ok(result);
         }
-        if self.states.len() > crate::limits::GROUPS_MAX {
+        if self.groups.items.len() > crate::limits::GROUPS_MAX {
             return Err(crate::error::Error::invalid(
                 "grouped_by",
                 "too_many_groups",
             ));
         }
-        let mut groups = Vec::with_capacity(self.states.len().max(1));
-        for (raw, state) in &self.states {
+        // In raw key order, as a map by raw key gave them: groups that print alike (a missing
+        // value and an empty one) keep that order through the stable sort below.
+        let mut items: Vec<&(RawKey, State)> = self.groups.items.iter().collect();
+        crate::sort::sort_by(&mut items, |a, b| a.0.cmp(&b.0));
+        let mut groups = Vec::with_capacity(items.len().max(1));
+        for (raw, state) in items {
             let mut result = state.result(params, true)?;
             if let Some(rounding) = rounding {
                 crate::aggregations::apply_rounding(&mut result, rounding)?;
@@ -432,7 +504,7 @@ impl RunningCache {
                     seen: 0,
                     keys: params.grouped_by.clone(),
                     initial,
-                    states: BTreeMap::new(),
+                    groups: Groups::default(),
                     stale: false,
                 };
                 entry.build(events)?;
@@ -587,6 +659,93 @@ mod tests {
                         "{aggregation_type:?} {rounding:?} {grouped_by:?} {per_event}"
                     );
                 }
+            }
+        }
+    }
+
+    /// Grouped states equal the event walk with many groups, one or two keys, and group values
+    /// missing, null, empty, numbers (as Postgres prints them), booleans and objects; unique
+    /// counts with removes and events out of time order (fed after the first query, they make
+    /// the state rebuild).
+    #[test]
+    fn grouped_running_states_equal_the_event_walk() {
+        let group_values: Vec<Option<serde_json::Value>> = vec![
+            None,
+            Some(json!(null)),
+            Some(json!("")),
+            Some(serde_json::from_str("1e3").unwrap()),
+            Some(serde_json::from_str("1000").unwrap()),
+            Some(json!(5)),
+            Some(json!("5")),
+            Some(json!(true)),
+            Some(json!({"b": [1, 2], "a": "x"})),
+            Some(json!("a long group value, kept as shared text")),
+        ];
+        let events: Vec<Event> = (0..400)
+            .map(|i| {
+                let mut properties = json!({
+                    "v": if i % 13 == 0 { "x".to_string() } else { (i % 11).to_string() },
+                });
+                // Unique count values: strings, a number and its text (one value), null and
+                // missing (one value).
+                match i % 29 {
+                    0 => {}
+                    1 => properties["u"] = json!(5),
+                    2 => properties["u"] = json!("5"),
+                    3 => properties["u"] = json!(null),
+                    _ => properties["u"] = json!(format!("user{}", i % 23)),
+                }
+                let g = match group_values.get(i % 10).cloned().flatten() {
+                    Some(value) if i % 3 == 0 => Some(value),
+                    Some(_) => Some(json!(format!("k{}", i % 37))),
+                    None => None,
+                };
+                if let Some(g) = g {
+                    properties["g"] = g;
+                }
+                if i % 4 != 3 {
+                    properties["h"] = json!(["a", "b", ""][i % 3]);
+                }
+                if i % 5 == 1 {
+                    properties["operation_type"] = json!("remove");
+                }
+                // Out of time order, and some outside the window.
+                event(i, 50 + ((i * 7919) % 1_100) as i64, properties)
+            })
+            .collect();
+        let window = Window {
+            from: DateTime::from_timestamp(100, 0).unwrap(),
+            to: DateTime::from_timestamp(1_000, 0).unwrap(),
+            charges_duration_days: Some(30),
+            timezone: crate::period::tz::Tz::UTC,
+        };
+        for aggregation_type in [
+            AggregationType::Count,
+            AggregationType::Sum,
+            AggregationType::Max,
+            AggregationType::Latest,
+            AggregationType::UniqueCount,
+        ] {
+            let field = if aggregation_type == AggregationType::UniqueCount {
+                "u"
+            } else {
+                "v"
+            };
+            let metric = BillableMetric {
+                aggregation_type,
+                field_name: Some(field.into()),
+                recurring: false,
+                rounding: None,
+                filters: Vec::new(),
+            };
+            for grouped_by in [vec!["g"], vec!["g", "h"], vec!["h", "g"]] {
+                let mut params = AggregationParams::new(metric.clone(), window);
+                params.with_per_event_values = false;
+                params.grouped_by = grouped_by.iter().map(|k| k.to_string()).collect();
+                let walked = aggregate(&events, &params).unwrap();
+                assert!(walked.groups.as_ref().is_some_and(|g| g.len() > 20));
+                let running = fed_in_two_halves(&params, &events);
+                assert_eq!(running, Some(walked), "{aggregation_type:?} {grouped_by:?}");
             }
         }
     }
