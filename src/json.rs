@@ -9,9 +9,10 @@ use serde_json::{Map, Value};
 
 /// `object!{"key": value, ...}`: a JSON object with these keys in this order, written like `json!`
 /// but built by one shared function (a repeated key keeps its first place and its last value, as
-/// with `json!`). The values are `Value`s: `Value::from(..)` or the helpers below.
+/// with `json!`). The values are `Value`s: `Value::from(..)` or the helpers below. A key is a
+/// literal or, as in `json!`, one token naming a `&str` (an identifier or a parenthesised expression).
 macro_rules! object {
-    ($($key:literal: $value:expr),* $(,)?) => {
+    ($($key:tt: $value:expr),* $(,)?) => {
         serde_json::Value::Object($crate::json::fields! { $($key: $value),* })
     };
 }
@@ -19,7 +20,7 @@ pub(crate) use object;
 
 /// [`object!`]'s map, for objects built in parts.
 macro_rules! fields {
-    ($($key:literal: $value:expr),* $(,)?) => {
+    ($($key:tt: $value:expr),* $(,)?) => {
         $crate::json::map_of(&mut [$(($key, $value)),*])
     };
 }
