@@ -151,6 +151,19 @@ fn codes(input: &Map<String, Value>, key: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// The application's value of `key` when set, else the coupon's (a function, not a closure
+/// inlined at each of its five uses).
+#[inline(never)]
+fn override_or_coupon(applied: &AppliedCoupon, coupon: Option<&Coupon>, key: &str) -> Value {
+    applied
+        .input
+        .get(key)
+        .filter(|v| !v.is_null())
+        .cloned()
+        .or_else(|| coupon.and_then(|c| c.input.get(key).cloned()))
+        .unwrap_or(Value::Null)
+}
+
 fn field(input: &Map<String, Value>, key: &str) -> Value {
     input.get(key).cloned().unwrap_or(Value::Null)
 }
@@ -333,15 +346,7 @@ impl Engine {
     /// `AppliedCouponObject`: the application's overrides, else the coupon's values.
     pub fn applied_coupon_json(&self, applied: &AppliedCoupon) -> Value {
         let coupon = self.coupons.get(&applied.coupon_code);
-        let from_coupon = |key: &str| {
-            applied
-                .input
-                .get(key)
-                .filter(|v| !v.is_null())
-                .cloned()
-                .or_else(|| coupon.and_then(|c| c.input.get(key).cloned()))
-                .unwrap_or(Value::Null)
-        };
+        let from_coupon = |key: &str| override_or_coupon(applied, coupon, key);
         let amount_cents = from_coupon("amount_cents");
         let frequency_duration = from_coupon("frequency_duration");
         let percentage_rate = rate_json(&from_coupon("percentage_rate"));
