@@ -1,9 +1,9 @@
 //! Building `serde_json::Value`s without the `json!` macro.
 //!
 //! `json!({..})` expands, for every key, to its own key allocation, a `to_value(..).unwrap()`
-//! (with its panic path) and an inlined map insert. [`object!`]
-//! does the inserts in one shared function; the values are made with `Value::from` or the
-//! helpers below, so each key costs little more than its value.
+//! (with its panic path) and an inlined map insert: ~190 bytes of WASM per key. [`object!`] does
+//! the inserts in one shared function and the values are made with `Value::from` or the helpers
+//! below, so each key costs little more than its value (`subscription_json`: 8.8 KB -> 3.8 KB).
 
 use serde_json::{Map, Value};
 
