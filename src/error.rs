@@ -1,6 +1,7 @@
 //! One error type for the whole engine, rendered as Lago's error JSON at the edge.
 
-use serde_json::{json, Map, Value};
+use crate::json::{self, fields, object};
+use serde_json::{Map, Value};
 
 /// Field → error codes, in the order they were found (Lago's `error_details`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,7 +50,7 @@ impl ErrorDetails {
         let map: Map<String, Value> = self
             .0
             .iter()
-            .map(|(field, codes)| (field.clone(), json!(codes)))
+            .map(|(field, codes)| (field.clone(), json::texts(codes)))
             .collect();
         Value::Object(map)
     }
@@ -119,45 +120,31 @@ impl Error {
 
     /// Lago's error body: `{status, error, code, error_details}`.
     pub fn to_json(&self) -> Value {
+        const UNPROCESSABLE: &str = "Unprocessable Entity";
+        const INVALID: &str = "validation_errors";
         match self {
-            Error::Validation(details) => json!({
-                "status": 422,
-                "error": "Unprocessable Entity",
-                "code": "validation_errors",
-                "error_details": details.to_json(),
-            }),
+            Error::Validation(details) => {
+                body(422, UNPROCESSABLE, INVALID, Some(details.to_json()))
+            }
             Error::Overflow { field } => {
                 let field = if field.is_empty() { "amount" } else { field };
-                json!({
-                    "status": 422,
-                    "error": "Unprocessable Entity",
-                    "code": "validation_errors",
-                    "error_details": { field: ["value_is_out_of_range"] },
-                })
+                let details = object! { field: Value::from(["value_is_out_of_range"]) };
+                body(422, UNPROCESSABLE, INVALID, Some(details))
             }
-            Error::BadRequest(message) => json!({
-                "status": 400,
-                "error": "Bad Request",
-                "code": "bad_request",
-                "error_details": { "body": [message] },
-            }),
+            Error::BadRequest(message) => {
+                let details = object! { "body": Value::from([message.as_str()]) };
+                body(400, "Bad Request", "bad_request", Some(details))
+            }
             Error::Indexed(items) => {
                 let details: Map<String, Value> = items
                     .iter()
                     .map(|(index, details)| (index.to_string(), details.to_json()))
                     .collect();
-                json!({
-                    "status": 422,
-                    "error": "Unprocessable Entity",
-                    "code": "validation_errors",
-                    "error_details": details,
-                })
+                body(422, UNPROCESSABLE, INVALID, Some(Value::Object(details)))
             }
-            Error::NotFound(code) => json!({"status": 404, "error": "Not Found", "code": code}),
-            Error::NotAllowed(code) => {
-                json!({"status": 405, "error": "Method Not Allowed", "code": code})
-            }
-            Error::Forbidden(code) => json!({"status": 403, "error": "Forbidden", "code": code}),
+            Error::NotFound(code) => body(404, "Not Found", code, None),
+            Error::NotAllowed(code) => body(405, "Method Not Allowed", code, None),
+            Error::Forbidden(code) => body(403, "Forbidden", code, None),
         }
     }
 
@@ -184,3 +171,16 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// `{status, error, code}`, then `error_details` when given.
+fn body(status: u16, error: &str, code: &str, details: Option<Value>) -> Value {
+    let mut out = fields! {
+        "status": Value::from(status),
+        "error": json::text(error),
+        "code": json::text(code),
+    };
+    if let Some(details) = details {
+        out.insert("error_details".to_owned(), details);
+    }
+    Value::Object(out)
+}

@@ -19,6 +19,7 @@ pub mod fees;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod input;
+pub(crate) mod json;
 pub mod limits;
 pub mod money;
 pub mod number;

@@ -9,10 +9,11 @@ use crate::charge_models::{
     graduated_percentage, percentage, Aggregation, AmountDetails, ChargeModel, Context, Priced,
 };
 use crate::error::{Error, Result};
+use crate::json::object;
 use crate::money::{add, div_or_zero, mul, round_half_up, sub, sum, to_cents, truncate, Currency};
-use crate::number::ruby_decimal;
+use crate::rating::decimal_json;
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// One event of the period, in time order.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +56,7 @@ pub fn fee_from_costs(
         precise_amount_cents: mul(amount, currency.subunit())?,
         unit_amount,
         unit_amount_cents: truncate(mul(unit_amount, currency.subunit())?),
-        amount_details: json!({}),
+        amount_details: object! {},
     })
 }
 
@@ -190,9 +191,9 @@ fn in_advance_details(model: &ChargeModel, after: &Priced, before: &Priced) -> R
                 .enumerate()
                 .map(|(index, range)| graduated_percentage_delta(range, b.get(index)))
                 .collect::<Result<Vec<_>>>()?;
-            Ok(json!({ "graduated_percentage_ranges": ranges }))
+            Ok(object! { "graduated_percentage_ranges": Value::Array(ranges) })
         }
-        _ => Ok(json!({})),
+        _ => Ok(object! {}),
     }
 }
 
@@ -208,13 +209,13 @@ fn graduated_percentage_delta(
     let units = sub(after.units, units_before)?;
     let total = sub(after.total_with_flat_amount, total_before)?;
     let per_unit = round_half_up(div_or_zero(total, units)?, 2);
-    Ok(json!({
-        "from_value": after.from_value,
-        "to_value": after.to_value,
-        "rate": ruby_decimal(after.rate),
-        "units": ruby_decimal(units),
-        "flat_unit_amount": ruby_decimal(sub(after.flat_unit_amount, flat_before)?),
-        "per_unit_total_amount": ruby_decimal(per_unit),
-        "total_with_flat_amount": ruby_decimal(total),
-    }))
+    Ok(object! {
+        "from_value": after.from_value.clone(),
+        "to_value": after.to_value.clone(),
+        "rate": decimal_json(after.rate),
+        "units": decimal_json(units),
+        "flat_unit_amount": decimal_json(sub(after.flat_unit_amount, flat_before)?),
+        "per_unit_total_amount": decimal_json(per_unit),
+        "total_with_flat_amount": decimal_json(total),
+    })
 }

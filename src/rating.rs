@@ -12,12 +12,13 @@ use crate::charge_models::{
 use crate::error::{Error, ErrorDetails, Result};
 use crate::fees::{self, AppliedPricingUnit, Fee, FeeContext, PricingUnitUsage, TrueUpInput};
 use crate::input::Input;
+use crate::json::{self, fields, object};
 use crate::limits::{FILTERS_MAX, PER_EVENT_VALUES_MAX};
 use crate::money::{add, div_or_zero, mul, round_half_up, sum, Currency};
 use crate::number::{decimal_from_json, is_json_integer, ruby_decimal};
 use crate::pay_in_advance::{self, InAdvanceEvent};
 use rust_decimal::Decimal;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// The largest integer JavaScript represents exactly; cents beyond it would be silently wrong.
 const JS_SAFE_INTEGER_MAX: i64 = 9_007_199_254_740_991;
@@ -245,15 +246,15 @@ pub(crate) fn whole_cents(value: Decimal, field: &str) -> Result<i64> {
 }
 
 fn priced_json(priced: &Priced, aggregation: &Aggregation) -> Value {
-    json!({
+    object! {
         "units": decimal_json(aggregation.units),
         "full_units_number": optional_decimal_json(aggregation.full_units_number),
         "total_aggregated_units": optional_decimal_json(aggregation.total_aggregated_units),
-        "count": aggregation.events_count,
+        "count": Value::from(aggregation.events_count),
         "amount": decimal_json(priced.amount),
         "unit_amount": decimal_json(priced.unit_amount),
         "amount_details": priced.amount_details.to_json(),
-    })
+    }
 }
 
 /// Prices a charge on given units (or on `groups`, each priced on its own).
@@ -267,7 +268,7 @@ pub fn price_charge(request: &Value) -> Result<Value> {
             .apply(&aggregation, &spec.ctx)
             .map_err(|e| e.in_field("amount"))?;
         let mut out = priced_json(&priced, &aggregation);
-        out["charge_model"] = json!(spec.model.name());
+        out["charge_model"] = Value::from(spec.model.name());
         return Ok(out);
     };
     let results =
@@ -283,14 +284,14 @@ pub fn price_charge(request: &Value) -> Result<Value> {
         .collect();
     let amount = sum(results.iter().map(|p| p.amount)).map_err(|e| e.in_field("amount"))?;
     let units = sum(groups.iter().map(|g| g.aggregation.units)).map_err(|e| e.in_field("units"))?;
-    Ok(json!({
-        "charge_model": spec.model.name(),
+    Ok(object! {
+        "charge_model": Value::from(spec.model.name()),
         "units": decimal_json(units),
-        "count": groups.iter().map(|g| g.aggregation.events_count).sum::<u64>(),
+        "count": Value::from(groups.iter().map(|g| g.aggregation.events_count).sum::<u64>()),
         "amount": decimal_json(amount),
-        "amount_details": {},
-        "grouped_results": grouped_results,
-    }))
+        "amount_details": object! {},
+        "grouped_results": Value::Array(grouped_results),
+    })
 }
 
 fn fee_context(input: &Input, default: FeeContext) -> Result<FeeContext> {
@@ -303,21 +304,21 @@ fn fee_context(input: &Input, default: FeeContext) -> Result<FeeContext> {
 }
 
 fn pricing_unit_json(usage: &PricingUnitUsage) -> Result<Value> {
-    Ok(json!({
+    Ok(object! {
         "amount_cents": cents_json(usage.amount_cents, "pricing_unit_amount_cents")?,
         "precise_amount_cents": decimal_json(usage.precise_amount_cents),
         "unit_amount_cents": cents_json(usage.unit_amount_cents, "pricing_unit_unit_amount_cents")?,
         "precise_unit_amount": decimal_json(usage.precise_unit_amount),
         "conversion_rate": decimal_json(usage.conversion_rate),
-    }))
+    })
 }
 
 fn fee_json(fee: &Fee, currency: Currency) -> Result<Value> {
-    Ok(json!({
+    Ok(object! {
         "units": decimal_json(fee.units),
-        "events_count": fee.events_count,
+        "events_count": Value::from(fee.events_count),
         "amount_cents": cents_json(fee.amount_cents, "amount_cents")?,
-        "amount_currency": currency.code,
+        "amount_currency": Value::from(currency.code),
         "precise_amount_cents": decimal_json(fee.precise_amount_cents),
         "unit_amount_cents": cents_json(fee.unit_amount_cents, "unit_amount_cents")?,
         "precise_unit_amount": decimal_json(fee.precise_unit_amount),
@@ -327,7 +328,7 @@ fn fee_json(fee: &Fee, currency: Currency) -> Result<Value> {
             Some(usage) => pricing_unit_json(usage)?,
             None => Value::Null,
         },
-    }))
+    })
 }
 
 fn fee_for(spec: &ChargeSpec, aggregation: &Aggregation, context: FeeContext) -> Result<Fee> {
@@ -397,17 +398,12 @@ fn totals_json(fees: &[&Fee], spec: &ChargeSpec) -> Result<Map<String, Value>> {
     let units = sum(fees.iter().map(|f| f.units)).map_err(|e| e.in_field("units"))?;
     let amount_cents =
         sum(fees.iter().map(|f| f.amount_cents)).map_err(|e| e.in_field("amount_cents"))?;
-    let mut out = Map::new();
-    out.insert("units".into(), decimal_json(units));
-    out.insert(
-        "events_count".into(),
-        json!(fees.iter().map(|f| f.events_count).sum::<u64>()),
-    );
-    out.insert(
-        "amount_cents".into(),
-        cents_json(amount_cents, "amount_cents")?,
-    );
-    out.insert("amount_currency".into(), json!(spec.ctx.currency.code));
+    let mut out = fields! {
+        "units": decimal_json(units),
+        "events_count": Value::from(fees.iter().map(|f| f.events_count).sum::<u64>()),
+        "amount_cents": cents_json(amount_cents, "amount_cents")?,
+        "amount_currency": Value::from(spec.ctx.currency.code),
+    };
     let pricing_unit_details = match &spec.pricing_unit {
         None => Value::Null,
         Some(unit) => {
@@ -415,11 +411,11 @@ fn totals_json(fees: &[&Fee], spec: &ChargeSpec) -> Result<Map<String, Value>> {
                 .iter()
                 .filter_map(|f| f.pricing_unit_usage.as_ref())
                 .map(|u| u.amount_cents))?;
-            json!({
+            object! {
                 "amount_cents": cents_json(pu_cents, "pricing_unit_amount_cents")?,
-                "short_name": unit.short_name,
+                "short_name": json::text_or_null(unit.short_name.as_deref()),
                 "conversion_rate": decimal_json(unit.conversion_rate),
-            })
+            }
         }
     };
     out.insert("pricing_unit_details".into(), pricing_unit_details);
@@ -445,7 +441,7 @@ pub fn build_charge_usage(request: &Value) -> Result<Value> {
         let props = filter_input.object("properties")?.unwrap_or(&spec.props);
         let filter_spec = spec.with_properties(props.clone())?;
         buckets.push(Bucket {
-            values: filter_input.get("values").cloned().unwrap_or(json!({})),
+            values: filter_input.get("values").cloned().unwrap_or(object! {}),
             invoice_display_name: filter_input
                 .get("invoice_display_name")
                 .cloned()
@@ -632,8 +628,14 @@ pub fn true_up(request: &Value) -> Result<Value> {
         billed_days: days(&input, "billed_days")?,
     };
     match fees::true_up(&true_up_input, currency, pricing_unit.as_ref())? {
-        None => Ok(json!({ "true_up": false, "fee": null })),
-        Some(fee) => Ok(json!({ "true_up": true, "fee": fee_json(&fee, currency)? })),
+        None => Ok(object! {
+            "true_up": Value::Bool(false),
+            "fee": Value::Null,
+        }),
+        Some(fee) => Ok(object! {
+            "true_up": Value::Bool(true),
+            "fee": fee_json(&fee, currency)?,
+        }),
     }
 }
 
@@ -695,16 +697,16 @@ pub fn pay_in_advance_fee(request: &Value) -> Result<Value> {
         )
         .map_err(|e| e.in_field("amount"))?
     };
-    Ok(json!({
+    Ok(object! {
         "units": decimal_json(fee.units),
-        "events_count": 1,
+        "events_count": Value::from(1),
         "amount_cents": cents_json(fee.amount_cents, "amount_cents")?,
-        "amount_currency": currency.code,
+        "amount_currency": Value::from(currency.code),
         "precise_amount_cents": decimal_json(fee.precise_amount_cents),
         "unit_amount": decimal_json(fee.unit_amount),
         "unit_amount_cents": cents_json(fee.unit_amount_cents, "unit_amount_cents")?,
         "amount_details": fee.amount_details,
-    }))
+    })
 }
 
 /// Lago's instant estimate of one event's fee (standard and percentage only).
@@ -723,7 +725,10 @@ pub fn estimate_instant(request: &Value) -> Result<Value> {
             ))
         }
     };
-    Ok(json!({ "units": decimal_json(units), "amount": decimal_json(amount) }))
+    Ok(object! {
+        "units": decimal_json(units),
+        "amount": decimal_json(amount),
+    })
 }
 
 /// One tier of a graduated or graduated_percentage charge, in isolation.
@@ -735,7 +740,9 @@ pub fn range_detail(request: &Value) -> Result<Value> {
     let total_units = input.decimal_or_zero("total_units")?;
     match input.str("charge_model")? {
         Some("graduated_percentage") => {
-            let props = json!({ "graduated_percentage_ranges": [range] });
+            let props = object! {
+                "graduated_percentage_ranges": Value::Array(vec![range.clone()]),
+            };
             let model = charge_models::graduated_percentage::GraduatedPercentage::parse(
                 props.as_object().unwrap_or(&Map::new()),
             )?;
@@ -744,7 +751,9 @@ pub fn range_detail(request: &Value) -> Result<Value> {
             Ok(detail.to_json())
         }
         _ => {
-            let props = json!({ "graduated_ranges": [range] });
+            let props = object! {
+                "graduated_ranges": Value::Array(vec![range.clone()]),
+            };
             let model = charge_models::graduated::Graduated::parse(
                 props.as_object().unwrap_or(&Map::new()),
             )?;
@@ -782,12 +791,12 @@ pub fn pricing_unit_to_fiat(request: &Value) -> Result<Value> {
         conversion_rate: input.required_decimal("conversion_rate")?,
     };
     let fiat = usage.to_fiat(currency)?;
-    Ok(json!({
+    Ok(object! {
         "amount_cents": cents_json(fiat.amount_cents, "amount_cents")?,
         "precise_amount_cents": decimal_json(fiat.precise_amount_cents),
         "unit_amount_cents": decimal_json(fiat.unit_amount_cents),
         "precise_unit_amount": decimal_json(fiat.precise_unit_amount),
-    }))
+    })
 }
 
 /// Validates a charge as Lago does: the model's property validators, then the charge rules
@@ -815,9 +824,15 @@ pub fn validate_charge(request: &Value) -> Result<Value> {
         &mut errors,
     )?;
     Ok(if errors.is_empty() {
-        json!({ "valid": true, "error": null })
+        object! {
+            "valid": Value::Bool(true),
+            "error": Value::Null,
+        }
     } else {
-        json!({ "valid": false, "error": Error::Validation(errors).to_json() })
+        object! {
+            "valid": Value::Bool(false),
+            "error": Error::Validation(errors).to_json(),
+        }
     })
 }
 
@@ -920,11 +935,11 @@ pub fn is_valid_amount(value: &Value, positive: bool) -> bool {
 pub fn currency(code: &str) -> Result<Value> {
     let currency =
         Currency::from_code(code).ok_or_else(|| Error::invalid("currency", "value_is_invalid"))?;
-    Ok(json!({
-        "code": currency.code,
-        "exponent": currency.exponent,
-        "subunit_to_unit": currency.subunit_to_unit,
-    }))
+    Ok(object! {
+        "code": Value::from(currency.code),
+        "exponent": Value::from(currency.exponent),
+        "subunit_to_unit": Value::from(currency.subunit_to_unit),
+    })
 }
 
 /// Parses request text into JSON, bounded in size; a syntax error is a 400.

@@ -22,12 +22,13 @@ use super::{
 };
 use crate::domain::event::Event;
 use crate::error::{Error, Result};
+use crate::json::{self, object};
 use crate::money::round_half_up;
 use crate::number::{decimal_from_json, ruby_decimal, NumError};
 use crate::period::tz::Tz;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rust_decimal::Decimal;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// Runs one aggregation request (see the module documentation for the shapes).
 pub fn aggregate_json(request: &Value) -> Result<Value> {
@@ -112,7 +113,7 @@ fn rounding(input: &Map<String, Value>) -> Result<Value> {
         Some(rounding) => rounding.apply(units).map_err(|e| e.in_field("units"))?,
         None => units,
     };
-    Ok(json!({ "units": ruby_decimal(units) }))
+    Ok(object! { "units": Value::String(ruby_decimal(units)) })
 }
 
 // --------------------------------------------------------------------------------------------
@@ -157,10 +158,10 @@ fn bucket(input: &Map<String, Value>) -> Result<EventFilter> {
 }
 
 fn bucket_json(bucket: &EventFilter) -> Value {
-    json!({
+    object! {
         "matching_filters": filter_values_json(&bucket.matching),
-        "ignored_filters": bucket.ignored.iter().map(filter_values_json).collect::<Vec<_>>(),
-    })
+        "ignored_filters": bucket.ignored.iter().map(filter_values_json).collect(),
+    }
 }
 
 fn filter_values_json(values: &FilterValues) -> Value {
@@ -168,7 +169,7 @@ fn filter_values_json(values: &FilterValues) -> Value {
         values
             .0
             .iter()
-            .map(|(key, values)| (key.clone(), json!(values)))
+            .map(|(key, values)| (key.clone(), json::texts(values)))
             .collect(),
     )
 }
@@ -526,15 +527,20 @@ fn from_unix(seconds: Decimal) -> Option<DateTime<Utc>> {
 // --------------------------------------------------------------------------------------------
 
 fn decimal_json(out: &mut Map<String, Value>, key: &str, value: Decimal) {
-    out.insert(key.to_string(), json!(ruby_decimal(value)));
+    out.insert(key.to_string(), Value::String(ruby_decimal(value)));
     out.insert(
         format!("{key}_round5"),
-        json!(ruby_decimal(round_half_up(value, 5))),
+        Value::String(ruby_decimal(round_half_up(value, 5))),
     );
 }
 
 fn decimals_json(values: &[Decimal]) -> Value {
-    Value::Array(values.iter().map(|v| json!(ruby_decimal(*v))).collect())
+    Value::Array(
+        values
+            .iter()
+            .map(|v| Value::String(ruby_decimal(*v)))
+            .collect(),
+    )
 }
 
 /// A list of decimals under its names, with its `_round5` twin.
@@ -550,7 +556,7 @@ fn breakdowns_json(breakdowns: &[Breakdown]) -> Value {
     Value::Array(
         breakdowns
             .iter()
-            .map(|b| json!({ "groups": groups_json(&b.groups), "value": ruby_decimal(b.value) }))
+            .map(|b| object! { "groups": groups_json(&b.groups), "value": Value::String(ruby_decimal(b.value)) })
             .collect(),
     )
 }
@@ -582,12 +588,7 @@ fn groups_json(values: &GroupValues) -> Value {
     Value::Object(
         values
             .iter()
-            .map(|(key, value)| {
-                (
-                    key.clone(),
-                    value.as_ref().map_or(Value::Null, |v| json!(v)),
-                )
-            })
+            .map(|(key, value)| (key.clone(), json::text_or_null(value.as_deref())))
             .collect(),
     )
 }
@@ -595,7 +596,7 @@ fn groups_json(values: &GroupValues) -> Value {
 fn result_json(result: &AggregationResult, dynamic: bool) -> Value {
     let mut out = Map::new();
     decimal_json(&mut out, "aggregation", result.aggregation);
-    out.insert("count".to_string(), json!(result.count));
+    out.insert("count".to_string(), Value::from(result.count));
     let optional = [
         ("current_usage_units", result.current_usage_units),
         ("full_units_number", result.full_units_number),
@@ -610,14 +611,14 @@ fn result_json(result: &AggregationResult, dynamic: bool) -> Value {
     if let Some(at) = result.recurring_updated_at {
         out.insert(
             "recurring_updated_at".to_string(),
-            json!(at.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            Value::String(at.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
         );
     }
     if dynamic {
         let cents = result.precise_total_amount_cents.unwrap_or_default();
         out.insert(
             "precise_total_amount_cents".to_string(),
-            json!(ruby_decimal(cents)),
+            Value::String(ruby_decimal(cents)),
         );
     }
     out.insert(

@@ -6,8 +6,9 @@ use crate::engine::coupons::coupon_json;
 use crate::engine::entities::{metric_json, tax_json};
 use crate::engine::{pagination_meta, Engine};
 use crate::error::{Error, Result};
+use crate::json::{self, object};
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// Lago's default page size.
 const PER_PAGE_DEFAULT: usize = 100;
@@ -63,7 +64,7 @@ fn page_json(
     (page, per_page): (usize, usize),
     total: usize,
 ) -> Value {
-    json!({ plural: rows, "meta": pagination_meta(page, total.div_ceil(per_page), total) })
+    object! { plural: Value::Array(rows), "meta": pagination_meta(page, total.div_ceil(per_page), total) }
 }
 
 /// `{<plural>: [page of items], meta}` with Lago's `page` / `per_page`; only the page's items are
@@ -81,7 +82,7 @@ fn paginated<T>(call: &Call, plural: &str, items: Vec<T>, render: impl Fn(T) -> 
 }
 
 fn wrap(key: &str, value: Value) -> Value {
-    json!({ key: value })
+    object! { key: value }
 }
 
 /// The body's root object with `field` set from the path (`PUT /plans/{code}`); a different
@@ -97,7 +98,7 @@ fn with_key(call: &Call, root_key: &str, field: &str) -> Result<Value> {
         }
         _ => {}
     }
-    object.insert(field.into(), json!(call.param(0)));
+    object.insert(field.into(), json::text(call.param(0)));
     Ok(Value::Object(object))
 }
 
@@ -175,8 +176,8 @@ pub(super) fn delete_customer(engine: &mut Engine, call: &Call) -> Result<Value>
 /// The usage query: the query string plus the customer from the path and `now`.
 fn usage_query(call: &Call) -> Value {
     let mut query = call.query.clone();
-    query.insert("external_customer_id".into(), json!(call.param(0)));
-    query.insert("now".into(), json!(call.now.to_rfc3339()));
+    query.insert("external_customer_id".into(), json::text(call.param(0)));
+    query.insert("now".into(), Value::String(call.now.to_rfc3339()));
     Value::Object(query)
 }
 
@@ -232,7 +233,7 @@ pub(super) fn portal_url(engine: &mut Engine, call: &Call) -> Result<Value> {
     let token = portal_token(call.api_key, call.param(0));
     let id = percent_encode(call.param(0));
     let url = format!("http://{}/?customer={id}&token={token}", call.host);
-    Ok(json!({"customer": {"portal_url": url}}))
+    Ok(object! {"customer": object! {"portal_url": Value::String(url)}})
 }
 
 /// A per-customer token: HMAC-SHA256 of the customer's id keyed by the API key (first 16 bytes,
@@ -293,22 +294,24 @@ pub(super) fn portal(
         .collect();
     let mut subscriptions = Vec::new();
     for external_id in ids {
-        let query = json!({
-            "external_customer_id": id,
-            "external_subscription_id": external_id,
-            "now": now.to_rfc3339(),
-        });
+        let query = object! {
+            "external_customer_id": json::text(id),
+            "external_subscription_id": json::text(&external_id),
+            "now": Value::String(now.to_rfc3339()),
+        };
         let current = engine.current_usage(&query)?;
         let projected = engine.projected_usage(&query).ok();
         let subscription = engine.subscription(&external_id)?;
-        subscriptions.push(json!({
-            "external_id": external_id,
-            "plan_code": subscription["plan_code"],
-            "current_usage": current["customer_usage"],
-            "projected_usage": projected.map(|p| p["customer_projected_usage"].clone()),
-        }));
+        subscriptions.push(object! {
+            "external_id": Value::String(external_id),
+            "plan_code": subscription["plan_code"].clone(),
+            "current_usage": current["customer_usage"].clone(),
+            "projected_usage": projected.map_or(Value::Null, |p| p["customer_projected_usage"].clone()),
+        });
     }
-    Ok(json!({"customer": customer, "subscriptions": subscriptions, "now": now.to_rfc3339()}))
+    Ok(
+        object! {"customer": customer, "subscriptions": Value::Array(subscriptions), "now": Value::String(now.to_rfc3339())},
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -462,7 +465,7 @@ pub(super) fn update_subscription(engine: &mut Engine, call: &Call) -> Result<Va
             input.insert(key.into(), value.clone());
         }
     }
-    input.insert("external_id".into(), json!(call.param(0)));
+    input.insert("external_id".into(), json::text(call.param(0)));
     let subscription = engine.upsert_subscription(&Value::Object(input), call.now)?;
     Ok(wrap("subscription", subscription))
 }

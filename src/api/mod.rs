@@ -8,8 +8,9 @@ pub mod query;
 
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::json::object;
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// Largest request body accepted, in bytes (a 100-event batch is about 30 KB); above it: 413.
 pub const BODY_MAX_BYTES: usize = 1024 * 1024;
@@ -188,7 +189,10 @@ pub fn handle(
         _ => return error_response(404, route_not_found()),
     };
     if request.body.len() > BODY_MAX_BYTES {
-        return error_response(413, json!({"status": 413, "error": "Payload Too Large"}));
+        return error_response(
+            413,
+            object! {"status": Value::from(413), "error": Value::from("Payload Too Large")},
+        );
     }
     let Some(segments) = segments(&request.path) else {
         return error_response(404, route_not_found());
@@ -212,7 +216,10 @@ pub fn handle(
         return error_response(404, route_not_found());
     };
     if !authorized(request.header("authorization"), api_key) {
-        return error_response(401, json!({"status": 401, "error": "Unauthorized"}));
+        return error_response(
+            401,
+            object! {"status": Value::from(401), "error": Value::from("Unauthorized")},
+        );
     }
     let body = match body_json(method, request) {
         Ok(body) => body,
@@ -311,7 +318,7 @@ fn body_json(method: Method, request: &Request) -> crate::error::Result<Value> {
 
 /// Lago's catch-all route (`not_found_error(resource: 'resource')`).
 fn route_not_found() -> Value {
-    json!({"status": 404, "error": "Not Found", "code": "resource_not_found"})
+    object! {"status": Value::from(404), "error": Value::from("Not Found"), "code": Value::from("resource_not_found")}
 }
 
 const JSON_HEADERS: [(&str, &str); 2] = [
@@ -366,7 +373,7 @@ fn error_response(status: u16, body: Value) -> Response {
 fn lago_error(error: &Error) -> Response {
     let body = match error {
         Error::BadRequest(message) => {
-            json!({"status": 400, "error": format!("BadRequest: {message}")})
+            object! {"status": Value::from(400), "error": Value::String(format!("BadRequest: {message}"))}
         }
         other => other.to_json(),
     };

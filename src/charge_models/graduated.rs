@@ -18,10 +18,11 @@ use super::fields::Properties;
 use super::ranges::{self, NextFrom, Range};
 use super::{Aggregation, AmountDetails, Context, Priced};
 use crate::error::{ErrorDetails, Result};
+use crate::json::object;
 use crate::money::{add, mul, sub, sum};
-use crate::number::ruby_decimal;
+use crate::rating::decimal_json;
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Parsed graduated properties.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,15 +53,15 @@ pub struct RangeDetail {
 impl RangeDetail {
     /// Lago's stored JSON for the tier.
     pub fn to_json(&self) -> Value {
-        json!({
-            "from_value": self.from_value,
-            "to_value": self.to_value,
-            "flat_unit_amount": ruby_decimal(self.flat_unit_amount),
-            "per_unit_amount": ruby_decimal(self.per_unit_amount),
-            "units": ruby_decimal(self.units),
-            "per_unit_total_amount": ruby_decimal(self.per_unit_total_amount),
-            "total_with_flat_amount": ruby_decimal(self.total_with_flat_amount),
-        })
+        object! {
+            "from_value": self.from_value.clone(),
+            "to_value": self.to_value.clone(),
+            "flat_unit_amount": decimal_json(self.flat_unit_amount),
+            "per_unit_amount": decimal_json(self.per_unit_amount),
+            "units": decimal_json(self.units),
+            "per_unit_total_amount": decimal_json(self.per_unit_total_amount),
+            "total_with_flat_amount": decimal_json(self.total_with_flat_amount),
+        }
     }
 }
 

@@ -17,10 +17,11 @@ pub mod standard;
 pub mod volume;
 
 use crate::error::{Error, ErrorDetails, Result};
+use crate::json::object;
 use crate::money::{div_or_zero, Currency};
 use fields::Properties;
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// What the aggregation of a billable metric hands to a charge model.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -111,14 +112,14 @@ impl AmountDetails {
     /// The JSON Lago stores on a fee (decimals as Ruby prints them, bounds echoed as given).
     pub fn to_json(&self) -> Value {
         match self {
-            AmountDetails::Empty => json!({}),
-            AmountDetails::Graduated(ranges) => json!({
-                "graduated_ranges": ranges.iter().map(graduated::RangeDetail::to_json).collect::<Vec<_>>()
-            }),
-            AmountDetails::GraduatedPercentage(ranges) => json!({
+            AmountDetails::Empty => object! {},
+            AmountDetails::Graduated(ranges) => object! {
+                "graduated_ranges": ranges.iter().map(graduated::RangeDetail::to_json).collect()
+            },
+            AmountDetails::GraduatedPercentage(ranges) => object! {
                 "graduated_percentage_ranges":
-                    ranges.iter().map(graduated_percentage::RangeDetail::to_json).collect::<Vec<_>>()
-            }),
+                    ranges.iter().map(graduated_percentage::RangeDetail::to_json).collect()
+            },
             AmountDetails::Package(details) => details.to_json(),
             AmountDetails::Percentage(details) => details.to_json(),
             AmountDetails::Volume(details) => details.to_json(),

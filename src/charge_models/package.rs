@@ -14,10 +14,12 @@
 use super::fields::{decimal_or, json_integer, valid_amount, Properties};
 use super::{Aggregation, AmountDetails, Priced};
 use crate::error::{Error, ErrorDetails, Result};
+use crate::json::object;
 use crate::money::{div_or_zero, mul, sub};
 use crate::number::ruby_decimal;
+use crate::rating::decimal_json;
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Parsed package properties.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,12 +48,12 @@ pub struct Details {
 impl Details {
     /// Lago's stored JSON.
     pub fn to_json(&self) -> Value {
-        json!({
-            "free_units": ruby_decimal(self.free_units),
-            "paid_units": ruby_decimal(self.paid_units),
+        object! {
+            "free_units": decimal_json(self.free_units),
+            "paid_units": decimal_json(self.paid_units),
             "per_package_size": integer_json(self.per_package_size),
-            "per_package_unit_amount": ruby_decimal(self.per_package_unit_amount),
-        })
+            "per_package_unit_amount": decimal_json(self.per_package_unit_amount),
+        }
     }
 }
 

@@ -21,10 +21,11 @@
 use super::fields::{decimal_or, json_integer, optional_decimal, valid_amount, Properties};
 use super::{Aggregation, AmountDetails, Context, Priced, ValidationContext};
 use crate::error::{Error, ErrorDetails, Result};
+use crate::json::object;
 use crate::money::{add, mul, percent_of, sub};
-use crate::number::ruby_decimal;
+use crate::rating::decimal_json;
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Parsed percentage properties.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,52 +72,49 @@ pub struct Details {
 impl Details {
     /// Lago's stored JSON.
     pub fn to_json(&self) -> Value {
-        json!({
-            "units": ruby_decimal(self.units),
-            "free_units": ruby_decimal(self.free_units),
-            "paid_units": ruby_decimal(self.paid_units),
-            "free_events": self.free_events,
-            "rate": ruby_decimal(self.rate),
-            "per_unit_total_amount": ruby_decimal(self.per_unit_total_amount),
-            "paid_events": self.paid_events,
-            "fixed_fee_unit_amount": ruby_decimal(self.fixed_fee_unit_amount),
-            "fixed_fee_total_amount": ruby_decimal(self.fixed_fee_total_amount),
-            "min_max_adjustment_total_amount": ruby_decimal(self.min_max_adjustment_total_amount),
-        })
+        object! {
+            "units": decimal_json(self.units),
+            "free_units": decimal_json(self.free_units),
+            "paid_units": decimal_json(self.paid_units),
+            "free_events": Value::from(self.free_events),
+            "rate": decimal_json(self.rate),
+            "per_unit_total_amount": decimal_json(self.per_unit_total_amount),
+            "paid_events": Value::from(self.paid_events),
+            "fixed_fee_unit_amount": decimal_json(self.fixed_fee_unit_amount),
+            "fixed_fee_total_amount": decimal_json(self.fixed_fee_total_amount),
+            "min_max_adjustment_total_amount": decimal_json(self.min_max_adjustment_total_amount),
+        }
     }
 
     /// A pay-in-advance fee's breakdown: what the event added (`after − before`). Free units are
     /// reported as `units − paid_units`; the fixed fee is shown when the event pays it.
     pub fn in_advance_json(after: &Details, before: &Details, fixed_amount: Decimal) -> Value {
-        let diff = |a: Decimal, b: Decimal| ruby_decimal(a.checked_sub(b).unwrap_or(Decimal::ZERO));
-        let count_diff = |a: u64, b: u64| Decimal::from(a) - Decimal::from(b);
-        let units = after
-            .units
-            .checked_sub(before.units)
-            .unwrap_or(Decimal::ZERO);
-        let paid_units = after
-            .paid_units
-            .checked_sub(before.paid_units)
-            .unwrap_or(Decimal::ZERO);
+        // money::sub, not an inlined checked_sub/`-`: each inlined Decimal subtraction is ~1.9 KB
+        // of WASM.
+        let sub_or_zero = |a: Decimal, b: Decimal| sub(a, b).unwrap_or(Decimal::ZERO);
+        let diff = |a: Decimal, b: Decimal| decimal_json(sub_or_zero(a, b));
+        let count_diff = |a: u64, b: u64| sub_or_zero(Decimal::from(a), Decimal::from(b));
+        let units = sub_or_zero(after.units, before.units);
+        let paid_units = sub_or_zero(after.paid_units, before.paid_units);
         let paid_events = count_diff(after.paid_events, before.paid_events);
         let fixed_fee_unit_amount = if paid_events > Decimal::ZERO {
             fixed_amount
         } else {
             Decimal::ZERO
         };
-        json!({
-            "rate": ruby_decimal(after.rate),
-            "units": ruby_decimal(units),
+        object! {
+            "rate": decimal_json(after.rate),
+            "units": decimal_json(units),
             "free_units": diff(units, paid_units),
-            "paid_units": ruby_decimal(paid_units),
-            "free_events": ruby_decimal(count_diff(after.free_events, before.free_events)),
-            "paid_events": ruby_decimal(paid_events),
-            "fixed_fee_unit_amount": ruby_decimal(fixed_fee_unit_amount),
+            "paid_units": decimal_json(paid_units),
+            "free_events": decimal_json(count_diff(after.free_events, before.free_events)),
+            "paid_events": decimal_json(paid_events),
+            "fixed_fee_unit_amount": decimal_json(fixed_fee_unit_amount),
             "per_unit_total_amount": diff(after.per_unit_total_amount, before.per_unit_total_amount),
             "fixed_fee_total_amount": diff(after.fixed_fee_total_amount, before.fixed_fee_total_amount),
             "min_max_adjustment_total_amount":
                 diff(after.min_max_adjustment_total_amount, before.min_max_adjustment_total_amount),
-        })
+        }
     }
 }
 

@@ -18,10 +18,12 @@ use super::fields::Properties;
 use super::ranges::{self, NextFrom, Range};
 use super::{Aggregation, AmountDetails, Context, Priced};
 use crate::error::{ErrorDetails, Result};
+use crate::json::object;
 use crate::money::{add, div_or_zero, mul};
-use crate::number::{ruby_decimal, ruby_float};
+use crate::number::ruby_float;
+use crate::rating::decimal_json;
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Parsed volume properties.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,11 +46,11 @@ pub struct Details {
 impl Details {
     /// Lago's stored JSON.
     pub fn to_json(&self) -> Value {
-        json!({
-            "flat_unit_amount": ruby_decimal(self.flat_unit_amount),
-            "per_unit_amount": ruby_float(self.per_unit_amount),
-            "per_unit_total_amount": ruby_decimal(self.per_unit_total_amount),
-        })
+        object! {
+            "flat_unit_amount": decimal_json(self.flat_unit_amount),
+            "per_unit_amount": Value::String(ruby_float(self.per_unit_amount)),
+            "per_unit_total_amount": decimal_json(self.per_unit_total_amount),
+        }
     }
 }
 

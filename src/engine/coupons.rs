@@ -4,8 +4,9 @@
 use super::entities::CREATED_AT;
 use super::{render, Engine, ENTITIES_MAX};
 use crate::error::{Error, ErrorDetails, Result};
+use crate::json::{self, object};
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// A coupon (`POST /coupons`).
 #[derive(Debug, Clone, PartialEq)]
@@ -150,6 +151,19 @@ fn codes(input: &Map<String, Value>, key: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// The application's value of `key` when set, else the coupon's (a function, not a closure
+/// inlined at each of its five uses).
+#[inline(never)]
+fn override_or_coupon(applied: &AppliedCoupon, coupon: Option<&Coupon>, key: &str) -> Value {
+    applied
+        .input
+        .get(key)
+        .filter(|v| !v.is_null())
+        .cloned()
+        .or_else(|| coupon.and_then(|c| c.input.get(key).cloned()))
+        .unwrap_or(Value::Null)
+}
+
 fn field(input: &Map<String, Value>, key: &str) -> Value {
     input.get(key).cloned().unwrap_or(Value::Null)
 }
@@ -162,7 +176,7 @@ fn rate_json(value: &Value) -> Value {
         _ => return Value::Null,
     };
     text.parse::<rust_decimal::Decimal>()
-        .map_or(Value::Null, |rate| json!(crate::number::ruby_decimal(rate)))
+        .map_or(Value::Null, crate::rating::decimal_json)
 }
 
 /// `CouponObject`.
@@ -170,27 +184,27 @@ pub fn coupon_json(coupon: &Coupon) -> Value {
     let input = &coupon.input;
     let plan_codes = codes(input, "plan_codes");
     let metric_codes = codes(input, "billable_metric_codes");
-    json!({
-        "lago_id": coupon.lago_id,
+    object! {
+        "lago_id": json::text(&coupon.lago_id),
         "name": field(input, "name"),
-        "code": coupon.code,
+        "code": json::text(&coupon.code),
         "description": field(input, "description"),
         "coupon_type": field(input, "coupon_type"),
         "amount_cents": field(input, "amount_cents"),
         "amount_currency": field(input, "amount_currency"),
-        "reusable": input.get("reusable").and_then(Value::as_bool).unwrap_or(true),
-        "limited_plans": !plan_codes.is_empty(),
-        "plan_codes": plan_codes,
-        "limited_billable_metrics": !metric_codes.is_empty(),
-        "billable_metric_codes": metric_codes,
+        "reusable": Value::from(input.get("reusable").and_then(Value::as_bool).unwrap_or(true)),
+        "limited_plans": Value::from(!plan_codes.is_empty()),
+        "plan_codes": Value::Array(plan_codes),
+        "limited_billable_metrics": Value::from(!metric_codes.is_empty()),
+        "billable_metric_codes": Value::Array(metric_codes),
         "percentage_rate": rate_json(&field(input, "percentage_rate")),
         "frequency": field(input, "frequency"),
         "frequency_duration": field(input, "frequency_duration"),
         "expiration": field(input, "expiration"),
         "expiration_at": field(input, "expiration_at"),
         "created_at": field(input, CREATED_AT),
-        "terminated_at": coupon.terminated_at.map(render::datetime),
-    })
+        "terminated_at": coupon.terminated_at.map_or(Value::Null, render::datetime),
+    }
 }
 
 impl Engine {
@@ -216,7 +230,7 @@ impl Engine {
                         merged.insert(key.clone(), value.clone());
                     }
                 }
-                merged.insert("code".into(), json!(code));
+                merged.insert("code".into(), json::text(code));
                 (merged, coupon.lago_id.clone())
             }
             None => {
@@ -332,40 +346,32 @@ impl Engine {
     /// `AppliedCouponObject`: the application's overrides, else the coupon's values.
     pub fn applied_coupon_json(&self, applied: &AppliedCoupon) -> Value {
         let coupon = self.coupons.get(&applied.coupon_code);
-        let from_coupon = |key: &str| {
-            applied
-                .input
-                .get(key)
-                .filter(|v| !v.is_null())
-                .cloned()
-                .or_else(|| coupon.and_then(|c| c.input.get(key).cloned()))
-                .unwrap_or(Value::Null)
-        };
+        let from_coupon = |key: &str| override_or_coupon(applied, coupon, key);
         let amount_cents = from_coupon("amount_cents");
         let frequency_duration = from_coupon("frequency_duration");
         let percentage_rate = rate_json(&from_coupon("percentage_rate"));
-        json!({
-            "lago_id": applied.lago_id,
-            "lago_coupon_id": coupon.map(|c| c.lago_id.clone()),
-            "coupon_code": applied.coupon_code,
-            "coupon_name": coupon.map(|c| field(&c.input, "name")),
-            "coupon_status": if coupon.is_some_and(|c| c.terminated_at.is_none()) { "active" } else { "terminated" },
-            "coupon_deleted_at": coupon.and_then(|c| c.terminated_at).map(render::datetime),
-            "lago_customer_id": self.customers.get(&applied.external_customer_id).map(|c| c.lago_id.clone()),
-            "external_customer_id": applied.external_customer_id,
-            "status": if applied.terminated_at.is_none() { "active" } else { "terminated" },
-            "amount_cents": amount_cents,
+        object! {
+            "lago_id": json::text(&applied.lago_id),
+            "lago_coupon_id": json::text_or_null(coupon.map(|c| c.lago_id.as_str())),
+            "coupon_code": json::text(&applied.coupon_code),
+            "coupon_name": coupon.map_or(Value::Null, |c| field(&c.input, "name")),
+            "coupon_status": Value::from(if coupon.is_some_and(|c| c.terminated_at.is_none()) { "active" } else { "terminated" }),
+            "coupon_deleted_at": coupon.and_then(|c| c.terminated_at).map_or(Value::Null, render::datetime),
+            "lago_customer_id": json::text_or_null(self.customers.get(&applied.external_customer_id).map(|c| c.lago_id.as_str())),
+            "external_customer_id": json::text(&applied.external_customer_id),
+            "status": Value::from(if applied.terminated_at.is_none() { "active" } else { "terminated" }),
+            "amount_cents": amount_cents.clone(),
             "amount_cents_remaining": amount_cents,
             "amount_currency": from_coupon("amount_currency"),
             "percentage_rate": percentage_rate,
             "frequency": from_coupon("frequency"),
-            "frequency_duration": frequency_duration,
+            "frequency_duration": frequency_duration.clone(),
             "frequency_duration_remaining": frequency_duration,
-            "expiration_at": coupon.map(|c| field(&c.input, "expiration_at")),
+            "expiration_at": coupon.map_or(Value::Null, |c| field(&c.input, "expiration_at")),
             "created_at": field(&applied.input, CREATED_AT),
-            "terminated_at": applied.terminated_at.map(render::datetime),
-            "credits": [],
-        })
+            "terminated_at": applied.terminated_at.map_or(Value::Null, render::datetime),
+            "credits": Value::Array(Vec::new()),
+        }
     }
 
     /// Applied coupons, oldest first, optionally of one customer, one status and some codes.
@@ -416,16 +422,16 @@ impl Engine {
     pub(super) fn coupons_export(&self) -> Value {
         let entry =
             |lago_id: &str, input: &Map<String, Value>, terminated: Option<DateTime<Utc>>| {
-                json!({
-                    "lago_id": lago_id,
-                    "input": input,
-                    "terminated_at": terminated.map(render::datetime_exact),
-                })
+                object! {
+                    "lago_id": json::text(lago_id),
+                    "input": Value::Object(input.clone()),
+                    "terminated_at": terminated.map_or(Value::Null, render::datetime_exact),
+                }
             };
-        json!({
-            "coupons": self.coupons.values().map(|c| entry(&c.lago_id, &c.input, c.terminated_at)).collect::<Vec<_>>(),
-            "applied_coupons": self.applied_coupons.iter().map(|a| entry(&a.lago_id, &a.input, a.terminated_at)).collect::<Vec<_>>(),
-        })
+        object! {
+            "coupons": self.coupons.values().map(|c| entry(&c.lago_id, &c.input, c.terminated_at)).collect(),
+            "applied_coupons": self.applied_coupons.iter().map(|a| entry(&a.lago_id, &a.input, a.terminated_at)).collect(),
+        }
     }
 
     /// Reads [`Engine::coupons_export`] back.

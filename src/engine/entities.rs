@@ -7,9 +7,10 @@
 use super::model::{Customer, Metric, Plan, Status, Subscription, Tax};
 use super::{render, Engine};
 use crate::error::{Error, Result};
+use crate::json::{fields, object, text, text_or_null, texts};
 use crate::period;
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// Customer fields echoed from the input as they were given (null when absent).
 const CUSTOMER_ECHOED: &[&str] = &[
@@ -60,34 +61,34 @@ fn text_or(input: &Map<String, Value>, key: &str, default: Value) -> Value {
 
 /// `TaxObject`.
 pub fn tax_json(tax: &Tax) -> Value {
-    json!({
-        "lago_id": tax.lago_id,
-        "name": tax.name,
-        "code": tax.code,
+    object! {
+        "lago_id": text(&tax.lago_id),
+        "name": text(&tax.name),
+        "code": text(&tax.code),
         "description": text_or(&tax.input, "description", Value::Null),
         "rate": tax.rate.normalize().to_string().parse::<serde_json::Number>().map_or(Value::Null, Value::Number),
-        "applied_to_organization": tax.applied_to_organization,
+        "applied_to_organization": Value::from(tax.applied_to_organization),
         "created_at": created_at(&tax.input),
-    })
+    }
 }
 
 /// `BillableMetricObject`.
 pub fn metric_json(metric: &Metric) -> Value {
-    json!({
-        "lago_id": metric.lago_id,
-        "name": metric.name,
-        "code": metric.code,
+    object! {
+        "lago_id": text(&metric.lago_id),
+        "name": text(&metric.name),
+        "code": text(&metric.code),
         "description": text_or(&metric.input, "description", Value::Null),
-        "recurring": metric.metric.recurring,
+        "recurring": Value::from(metric.metric.recurring),
         "rounding_function": text_or(&metric.input, "rounding_function", Value::Null),
         "rounding_precision": text_or(&metric.input, "rounding_precision", Value::Null),
         "created_at": created_at(&metric.input),
-        "expression": text_or(&metric.input, "expression", json!("")),
-        "field_name": metric.metric.field_name,
-        "aggregation_type": metric.aggregation_name,
+        "expression": text_or(&metric.input, "expression", text("")),
+        "field_name": text_or_null(metric.metric.field_name.as_deref()),
+        "aggregation_type": text(&metric.aggregation_name),
         "weighted_interval": text_or(&metric.input, "weighted_interval", Value::Null),
-        "filters": metric.metric.filters.iter().map(|f| json!({"key": f.key, "values": f.values})).collect::<Vec<_>>(),
-    })
+        "filters": metric.metric.filters.iter().map(|f| object! {"key": text(&f.key), "values": texts(&f.values)}).collect(),
+    }
 }
 
 impl Engine {
@@ -102,55 +103,34 @@ impl Engine {
     /// `CustomerObjectExtended`.
     pub fn customer_json(&self, customer: &Customer) -> Value {
         let input = &customer.input;
-        let mut out = Map::new();
-        out.insert("lago_id".into(), json!(customer.lago_id));
-        out.insert(
-            "sequential_id".into(),
-            text_or(input, "sequential_id", json!(0)),
-        );
         let sequence = input
             .get("sequential_id")
             .and_then(Value::as_u64)
             .unwrap_or(0);
-        out.insert("slug".into(), json!(format!("CUS-{sequence:04}")));
-        out.insert("external_id".into(), json!(customer.external_id));
-        out.insert("name".into(), json!(customer.name));
-        out.insert("currency".into(), json!(customer.currency.map(|c| c.code)));
-        out.insert(
-            "timezone".into(),
-            json!(customer.timezone.map(|tz| tz.name())),
-        );
-        out.insert(
-            "applicable_timezone".into(),
-            json!(customer.timezone.unwrap_or(self.org.timezone).name()),
-        );
-        out.insert(
-            "account_type".into(),
-            text_or(input, "account_type", json!("customer")),
-        );
+        let mut out = fields! {
+            "lago_id": text(&customer.lago_id),
+            "sequential_id": text_or(input, "sequential_id", Value::from(0)),
+            "slug": Value::String(format!("CUS-{sequence:04}")),
+            "external_id": text(&customer.external_id),
+            "name": text_or_null(customer.name.as_deref()),
+            "currency": Value::from(customer.currency.map(|c| c.code)),
+            "timezone": Value::from(customer.timezone.map(|tz| tz.name())),
+            "applicable_timezone": Value::from(customer.timezone.unwrap_or(self.org.timezone).name()),
+            "account_type": text_or(input, "account_type", Value::from("customer")),
+        };
         echoed(input, CUSTOMER_ECHOED, &mut out);
-        out.insert("created_at".into(), created_at(input));
-        out.insert(
-            "updated_at".into(),
-            text_or(input, "updated_at", created_at(input)),
-        );
-        out.insert(
-            "finalize_zero_amount_invoice".into(),
-            text_or(input, "finalize_zero_amount_invoice", json!("inherit")),
-        );
-        out.insert("skip_invoice_custom_sections".into(), json!(false));
-        out.insert(
-            "billing_configuration".into(),
-            text_or(input, "billing_configuration", json!({})),
-        );
-        out.insert(
-            "shipping_address".into(),
-            text_or(input, "shipping_address", json!({})),
-        );
-        out.insert("metadata".into(), text_or(input, "metadata", json!([])));
-        out.insert("integration_customers".into(), json!([]));
-        out.insert("taxes".into(), json!(self.taxes_json(&customer.tax_codes)));
-        out.insert("applicable_invoice_custom_sections".into(), json!([]));
+        out.append(&mut fields! {
+            "created_at": created_at(input),
+            "updated_at": text_or(input, "updated_at", created_at(input)),
+            "finalize_zero_amount_invoice": text_or(input, "finalize_zero_amount_invoice", Value::from("inherit")),
+            "skip_invoice_custom_sections": Value::Bool(false),
+            "billing_configuration": text_or(input, "billing_configuration", object! {}),
+            "shipping_address": text_or(input, "shipping_address", object! {}),
+            "metadata": text_or(input, "metadata", Value::Array(Vec::new())),
+            "integration_customers": Value::Array(Vec::new()),
+            "taxes": Value::Array(self.taxes_json(&customer.tax_codes)),
+            "applicable_invoice_custom_sections": Value::Array(Vec::new()),
+        });
         Value::Object(out)
     }
 
@@ -164,59 +144,59 @@ impl Engine {
             .and_then(|c| c.get(index))
             .and_then(Value::as_object);
         let stored = |key: &str| input.and_then(|i| i.get(key)).cloned();
-        json!({
-            "lago_id": charge.lago_id,
-            "lago_billable_metric_id": metric.map(|m| m.lago_id.clone()),
-            "billable_metric_code": charge.metric_code,
-            "code": charge.code,
-            "invoice_display_name": charge.invoice_display_name,
+        object! {
+            "lago_id": text(&charge.lago_id),
+            "lago_billable_metric_id": text_or_null(metric.map(|m| m.lago_id.as_str())),
+            "billable_metric_code": text(&charge.metric_code),
+            "code": text(&charge.code),
+            "invoice_display_name": text_or_null(charge.invoice_display_name.as_deref()),
             "created_at": created_at(&plan.input),
-            "charge_model": charge.model.name(),
-            "pay_in_advance": charge.pay_in_advance,
-            "invoiceable": charge.invoiceable,
+            "charge_model": Value::from(charge.model.name()),
+            "pay_in_advance": Value::from(charge.pay_in_advance),
+            "invoiceable": Value::from(charge.invoiceable),
             "regroup_paid_fees": stored("regroup_paid_fees").unwrap_or(Value::Null),
-            "prorated": charge.prorated,
-            "min_amount_cents": crate::rating::cents_json(charge.min_amount_cents, "min_amount_cents").unwrap_or(json!(0)),
-            "properties": charge.properties,
-            "filters": charge.filters.iter().map(|f| json!({
-                "invoice_display_name": f.invoice_display_name,
-                "properties": f.properties,
-                "values": f.values.0.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<String, Value>>(),
-            })).collect::<Vec<_>>(),
-            "taxes": self.taxes_json(&charge.tax_codes),
-            "applied_pricing_unit": charge.pricing_unit.as_ref().map(|u| json!({
-                "code": u.code,
-                "conversion_rate": crate::number::ruby_decimal(u.applied.conversion_rate),
-            })),
+            "prorated": Value::from(charge.prorated),
+            "min_amount_cents": crate::rating::cents_json(charge.min_amount_cents, "min_amount_cents").unwrap_or(Value::from(0)),
+            "properties": Value::Object(charge.properties.clone()),
+            "filters": charge.filters.iter().map(|f| object! {
+                "invoice_display_name": text_or_null(f.invoice_display_name.as_deref()),
+                "properties": Value::Object(f.properties.clone()),
+                "values": f.values.0.iter().map(|(k, v)| (k.clone(), texts(v))).collect::<Map<String, Value>>().into(),
+            }).collect(),
+            "taxes": Value::Array(self.taxes_json(&charge.tax_codes)),
+            "applied_pricing_unit": charge.pricing_unit.as_ref().map_or(Value::Null, |u| object! {
+                "code": text(&u.code),
+                "conversion_rate": Value::String(crate::number::ruby_decimal(u.applied.conversion_rate)),
+            }),
             "accepts_target_wallet": stored("accepts_target_wallet").unwrap_or(Value::Null),
-        })
+        }
     }
 
     /// `PlanObject`.
     pub fn plan_json(&self, plan: &Plan) -> Value {
         let input = &plan.input;
-        json!({
-            "lago_id": plan.lago_id,
-            "name": plan.name,
+        object! {
+            "lago_id": text(&plan.lago_id),
+            "name": text(&plan.name),
             "invoice_display_name": text_or(input, "invoice_display_name", Value::Null),
             "created_at": created_at(input),
-            "code": plan.code,
-            "interval": plan.interval.as_str(),
+            "code": text(&plan.code),
+            "interval": Value::from(plan.interval.as_str()),
             "description": text_or(input, "description", Value::Null),
-            "amount_cents": crate::rating::cents_json(plan.amount_cents, "amount_cents").unwrap_or(json!(0)),
-            "amount_currency": plan.currency.code,
-            "trial_period": text_or(input, "trial_period", json!(0)),
-            "pay_in_advance": plan.pay_in_advance,
-            "bill_charges_monthly": plan.bill_charges_monthly,
+            "amount_cents": crate::rating::cents_json(plan.amount_cents, "amount_cents").unwrap_or(Value::from(0)),
+            "amount_currency": Value::from(plan.currency.code),
+            "trial_period": text_or(input, "trial_period", Value::from(0)),
+            "pay_in_advance": Value::from(plan.pay_in_advance),
+            "bill_charges_monthly": Value::from(plan.bill_charges_monthly),
             "bill_fixed_charges_monthly": Value::Null,
             "minimum_commitment": Value::Null,
-            "charges": (0..plan.charges.len()).map(|i| self.charge_json(plan, i)).collect::<Vec<_>>(),
-            "fixed_charges": [],
-            "taxes": self.taxes_json(&plan.tax_codes),
-            "usage_thresholds": [],
-            "entitlements": [],
-            "metadata": text_or(input, "metadata", json!({})),
-        })
+            "charges": (0..plan.charges.len()).map(|i| self.charge_json(plan, i)).collect(),
+            "fixed_charges": Value::Array(Vec::new()),
+            "taxes": Value::Array(self.taxes_json(&plan.tax_codes)),
+            "usage_thresholds": Value::Array(Vec::new()),
+            "entitlements": Value::Array(Vec::new()),
+            "metadata": text_or(input, "metadata", object! {}),
+        }
     }
 
     /// `SubscriptionObjectExtended`; the current billing period is the one holding `now`.
@@ -233,37 +213,37 @@ impl Engine {
         let canceled_at = (subscription.status == Status::Canceled)
             .then(|| subscription.terminated_at.map(render::datetime))
             .flatten();
-        json!({
-            "lago_id": subscription.lago_id,
-            "external_id": subscription.external_id,
-            "lago_customer_id": customer.map(|c| c.lago_id.clone()),
-            "external_customer_id": subscription.external_customer_id,
-            "billing_time": match subscription.billing_time {
+        object! {
+            "lago_id": text(&subscription.lago_id),
+            "external_id": text(&subscription.external_id),
+            "lago_customer_id": text_or_null(customer.map(|c| c.lago_id.as_str())),
+            "external_customer_id": text(&subscription.external_customer_id),
+            "billing_time": Value::from(match subscription.billing_time {
                 period::BillingTime::Calendar => "calendar",
                 period::BillingTime::Anniversary => "anniversary",
-            },
-            "name": subscription.name,
-            "plan_code": subscription.plan_code,
-            "plan_amount_cents": plan.and_then(|p| crate::rating::cents_json(p.amount_cents, "amount_cents").ok()),
-            "plan_amount_currency": plan.map(|p| p.currency.code),
-            "status": subscription.status.as_str(),
+            }),
+            "name": text_or_null(subscription.name.as_deref()),
+            "plan_code": text(&subscription.plan_code),
+            "plan_amount_cents": plan.and_then(|p| crate::rating::cents_json(p.amount_cents, "amount_cents").ok()).unwrap_or_default(),
+            "plan_amount_currency": Value::from(plan.map(|p| p.currency.code)),
+            "status": Value::from(subscription.status.as_str()),
             "created_at": created_at(&subscription.input),
-            "canceled_at": canceled_at,
-            "started_at": (subscription.status != Status::Pending).then(|| render::datetime(subscription.started_at)),
-            "ending_at": subscription.ending_at.map(render::datetime),
+            "canceled_at": canceled_at.unwrap_or_default(),
+            "started_at": if subscription.status == Status::Pending { Value::Null } else { render::datetime(subscription.started_at) },
+            "ending_at": subscription.ending_at.map(render::datetime).unwrap_or_default(),
             "subscription_at": render::datetime(subscription.subscription_at),
-            "terminated_at": subscription.terminated().map(render::datetime),
+            "terminated_at": subscription.terminated().map(render::datetime).unwrap_or_default(),
             "previous_plan_code": Value::Null,
             "next_plan_code": Value::Null,
             "downgrade_plan_date": Value::Null,
             "trial_ended_at": Value::Null,
-            "current_billing_period_started_at": period.map(|p| render::datetime(p.from_datetime)),
-            "current_billing_period_ending_at": period.map(|p| render::datetime(p.to_datetime)),
+            "current_billing_period_started_at": period.map(|p| render::datetime(p.from_datetime)).unwrap_or_default(),
+            "current_billing_period_ending_at": period.map(|p| render::datetime(p.to_datetime)).unwrap_or_default(),
             "on_termination_credit_note": Value::Null,
-            "on_termination_invoice": "generate",
-            "plan": plan.map(|p| self.plan_json(p)),
-            "applicable_usage_thresholds": [],
-        })
+            "on_termination_invoice": Value::from("generate"),
+            "plan": plan.map_or(Value::Null, |p| self.plan_json(p)),
+            "applicable_usage_thresholds": Value::Array(Vec::new()),
+        }
     }
 
     // -----------------------------------------------------------------------------------------

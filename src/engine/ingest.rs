@@ -42,6 +42,7 @@ use super::fast_hash::{FastBuild, FastHasher};
 use crate::aggregations::EVENTS_MAX;
 use crate::domain::event::{same_bytes, same_text, Event, Properties, PropertyValue, Text};
 use crate::error::{Error, ErrorDetails, Result};
+use crate::json::{self, object};
 use crate::limits::REQUEST_BYTES_MAX;
 use crate::number::{parse_decimal_str, ruby_decimal, NumError};
 use crate::period::text::{instant_text, Fraction};
@@ -49,7 +50,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use serde_json::{json, Map, Number, Value};
+use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
@@ -187,18 +188,18 @@ pub fn event_json(
 ) -> Value {
     let external_subscription_id =
         Some(&*event.external_subscription_id).filter(|id| !id.is_empty());
-    json!({
-        "lago_id": lago_id,
-        "transaction_id": &*event.transaction_id,
-        "lago_customer_id": null,
-        "code": &*event.code,
-        "timestamp": instant_text(event.timestamp, Fraction::Millis),
-        "precise_total_amount_cents": event.precise_total_amount_cents.map(ruby_decimal),
-        "properties": event.properties,
-        "lago_subscription_id": lago_subscription_id,
-        "external_subscription_id": external_subscription_id,
-        "created_at": created_at.map(|at| instant_text(at, Fraction::None)),
-    })
+    object! {
+        "lago_id": json::text(lago_id),
+        "transaction_id": json::text(&event.transaction_id),
+        "lago_customer_id": Value::Null,
+        "code": json::text(&event.code),
+        "timestamp": Value::String(instant_text(event.timestamp, Fraction::Millis)),
+        "precise_total_amount_cents": Value::from(event.precise_total_amount_cents.map(ruby_decimal)),
+        "properties": serde_json::to_value(&event.properties).unwrap_or_default(),
+        "lago_subscription_id": json::text_or_null(lago_subscription_id),
+        "external_subscription_id": json::text_or_null(external_subscription_id),
+        "created_at": Value::from(created_at.map(|at| instant_text(at, Fraction::None))),
+    }
 }
 
 // --------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ use crate::aggregations::filters::FilterValues;
 use crate::charge_models::Context;
 use crate::domain::event::Event;
 use crate::error::{Error, ErrorDetails, Result};
+use crate::json::object;
 use crate::period::{self, Mode};
 use chrono::{DateTime, Utc};
 use entities::{metric_json, tax_json, CREATED_AT};
@@ -263,7 +264,10 @@ impl Engine {
         );
         let mut merged = merged;
         if lago_id.is_none() {
-            merged.insert("sequential_id".into(), json!(self.customer_sequence + 1));
+            merged.insert(
+                "sequential_id".into(),
+                Value::from(self.customer_sequence + 1),
+            );
         }
         let lago_id = lago_id.unwrap_or_else(|| self.make_id("customer"));
         let customer = Customer::parse(&merged, lago_id)?;
@@ -341,7 +345,11 @@ impl Engine {
         };
         let plans = plans?;
         self.before_change()?;
-        let out = json!({"code": unit.code, "name": unit.name, "short_name": unit.short_name});
+        let out = object! {
+            "code": crate::json::text(&unit.code),
+            "name": crate::json::text(&unit.name),
+            "short_name": crate::json::text_or_null(unit.short_name.as_deref()),
+        };
         self.pricing_units.insert(unit.code.clone(), unit);
         self.store_plans(plans);
         Ok(out)
@@ -422,7 +430,9 @@ impl Engine {
             .customers
             .contains_key(&subscription.external_customer_id)
         {
-            self.upsert_customer(&json!({"external_id": subscription.external_customer_id}))?;
+            self.upsert_customer(
+                &object! {"external_id": crate::json::text(&subscription.external_customer_id)},
+            )?;
         }
         self.before_change()?;
         let out = self.subscription_json(&subscription);
@@ -449,7 +459,7 @@ impl Engine {
         subscription.terminated_at = Some(now);
         subscription
             .input
-            .insert("status".into(), json!("terminated"));
+            .insert("status".into(), Value::from("terminated"));
         subscription
             .input
             .insert("terminated_at".into(), render::datetime(now));
@@ -1015,13 +1025,13 @@ impl Engine {
             Value::Array(
                 items
                     .into_iter()
-                    .map(|(lago_id, input)| json!({"lago_id": lago_id, "input": input}))
+                    .map(|(lago_id, input)| object! {"lago_id": crate::json::text(lago_id), "input": Value::Object(input.clone())})
                     .collect(),
             )
         };
-        json!({
-            "format": "usage-calc/1",
-            "organization": self.org.input,
+        object! {
+            "format": Value::from("usage-calc/1"),
+            "organization": Value::Object(self.org.input.clone()),
             "taxes": inputs(self.taxes.values().map(|t| (&t.lago_id, &t.input)).collect()),
             "customers": inputs(self.customers.values().map(|c| (&c.lago_id, &c.input)).collect()),
             "billable_metrics": inputs(self.metrics.values().map(|m| (&m.lago_id, &m.input)).collect()),
@@ -1031,20 +1041,20 @@ impl Engine {
             "coupons": self.coupons_export(),
             "events": Value::Array(self.events.iter().map(event_export_json).collect()),
             "frozen_periods": self.frozen.iter().map(|(id, periods)| {
-                (id.clone(), Value::Array(periods.iter().map(|p| json!({
+                (id.clone(), Value::Array(periods.iter().map(|p| object! {
                     "charges_from": render::datetime_exact(p.charges_from),
-                    "usage": p.usage,
-                })).collect()))
-            }).collect::<Map<String, Value>>(),
-            "clock": self.clock.map(render::datetime_exact),
-            "next_id": self.next_id,
-        })
+                    "usage": p.usage.clone(),
+                }).collect()))
+            }).collect::<Map<String, Value>>().into(),
+            "clock": self.clock.map_or(Value::Null, render::datetime_exact),
+            "next_id": Value::from(self.next_id),
+        }
     }
 
     /// An engine from an [`Engine::export`].
     pub fn import(state: &Value) -> Result<Engine> {
         let state = object(state, "state")?;
-        if state.get("format") != Some(&json!("usage-calc/1")) {
+        if state.get("format").and_then(Value::as_str) != Some("usage-calc/1") {
             return Err(Error::invalid("format", "value_is_invalid"));
         }
         let mut engine = Engine::new();
@@ -1171,16 +1181,18 @@ fn past_period_json(
 
 /// Lago's pagination meta (`current_page 0` and `total_pages 0` when nothing matches).
 pub fn pagination_meta(page: usize, total_pages: usize, total_count: usize) -> Value {
-    if total_count == 0 {
-        return json!({"current_page": 0, "next_page": null, "prev_page": null, "total_pages": 0, "total_count": 0});
+    let (page, total_pages) = if total_count == 0 {
+        (0, 0)
+    } else {
+        (page, total_pages)
+    };
+    object! {
+        "current_page": Value::from(page),
+        "next_page": Value::from(if page < total_pages { Some(page + 1) } else { None }),
+        "prev_page": Value::from(if page > 1 { Some(page - 1) } else { None }),
+        "total_pages": Value::from(total_pages),
+        "total_count": Value::from(total_count),
     }
-    json!({
-        "current_page": page,
-        "next_page": if page < total_pages { Some(page + 1) } else { None },
-        "prev_page": if page > 1 { Some(page - 1) } else { None },
-        "total_pages": total_pages,
-        "total_count": total_count,
-    })
 }
 
 /// An event as `parse_event` reads it back: the timestamp as exact Unix seconds.
@@ -1198,14 +1210,14 @@ fn event_export_json(event: &Event) -> Value {
         };
         format!("{sign}{whole}.{fraction:06}")
     };
-    json!({
-        "transaction_id": &*event.transaction_id,
-        "external_subscription_id": &*event.external_subscription_id,
-        "code": &*event.code,
-        "timestamp": timestamp,
-        "properties": event.properties,
-        "precise_total_amount_cents": event.precise_total_amount_cents.map(|c| c.to_string()),
-    })
+    object! {
+        "transaction_id": crate::json::text(&event.transaction_id),
+        "external_subscription_id": crate::json::text(&event.external_subscription_id),
+        "code": crate::json::text(&event.code),
+        "timestamp": Value::String(timestamp),
+        "properties": serde_json::to_value(&event.properties).unwrap_or_default(),
+        "precise_total_amount_cents": Value::from(event.precise_total_amount_cents.map(|c| c.to_string())),
+    }
 }
 
 /// An entity's stored JSON and id.

@@ -176,9 +176,9 @@ pub fn period_ratio_json(request: &serde_json::Value) -> Result<serde_json::Valu
     if to < from {
         return Err(Error::invalid("to_datetime", "value_is_invalid"));
     }
-    Ok(serde_json::json!({
-        "period_ratio": crate::number::ruby_decimal(proration::period_ratio(from, to, now, timezone)?),
-        "days_passed": proration::days_elapsed(from, to, now, timezone)?,
-        "total_days": proration::period_days_total(from, to, timezone)?,
-    }))
+    Ok(crate::json::object! {
+        "period_ratio": crate::rating::decimal_json(proration::period_ratio(from, to, now, timezone)?),
+        "days_passed": serde_json::Value::from(proration::days_elapsed(from, to, now, timezone)?),
+        "total_days": serde_json::Value::from(proration::period_days_total(from, to, timezone)?),
+    })
 }

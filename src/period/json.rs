@@ -27,11 +27,12 @@ use std::str::FromStr;
 
 use crate::period::tz::Tz;
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::boundaries::truncate_to_second;
 use super::{boundaries, BillingTime, Interval, Mode, PeriodInput};
 use crate::error::{Error, Result};
+use crate::json::object;
 
 /// Computes the boundaries of a JSON request shaped like a fixture case's `input`.
 pub fn boundaries_json(request: &Value) -> Result<Value> {
@@ -39,18 +40,18 @@ pub fn boundaries_json(request: &Value) -> Result<Value> {
     let (input, started) = parse_input(request)?;
     let result = boundaries(&input)?;
     let when_started = |at: Option<DateTime<Utc>>| if started { datetime(at) } else { Value::Null };
-    Ok(json!({
+    Ok(object! {
         "from_datetime": when_started(Some(result.from_datetime)),
         "to_datetime": when_started(Some(result.to_datetime)),
         "charges_from_datetime": when_started(result.charges_from_datetime),
         "charges_to_datetime": when_started(result.charges_to_datetime),
-        "charges_duration_days": result.charges_duration_days,
+        "charges_duration_days": Value::from(result.charges_duration_days),
         "fixed_charges_from_datetime": when_started(result.fixed_charges_from_datetime),
         "fixed_charges_to_datetime": when_started(result.fixed_charges_to_datetime),
-        "fixed_charges_duration_days": result.fixed_charges_duration_days,
+        "fixed_charges_duration_days": Value::from(result.fixed_charges_duration_days),
         "next_end_of_period": datetime(Some(result.next_end_of_period)),
-        "issuing_date": super::text::date_text(result.issuing_date),
-    }))
+        "issuing_date": Value::String(super::text::date_text(result.issuing_date)),
+    })
 }
 
 /// Parses the request into a [`PeriodInput`]; the flag is false for `started_at: null`.
