@@ -109,6 +109,12 @@ pub fn charge_properties(data: &[u8]) {
     let _ = crate::rating::build_charge_usage(&request);
 }
 
+/// True when the hand-written reader of the usual NDJSON line and serde read the text alike
+/// (the fast reader must give serde's events and errors, or leave the line to serde).
+pub fn readers_agree(data: &[u8]) -> bool {
+    crate::engine::ingest::readers_agree(&String::from_utf8_lossy(data), now())
+}
+
 /// Bytes as a bulk ingestion (NDJSON, a JSON array or CSV), into the fuzzed organisation, then a
 /// current usage so the running states fold what was stored. An odd length skips duplicates.
 pub fn ingest_text(engine: &mut Engine, data: &[u8]) {

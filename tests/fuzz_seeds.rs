@@ -39,3 +39,14 @@ fn ingest_bulk_seeds_do_not_panic() {
         fuzzing::ingest_text(&mut engine, &input);
     }
 }
+
+#[test]
+fn ingest_bulk_seeds_read_alike_by_both_readers() {
+    for input in inputs("ingest_bulk") {
+        assert!(
+            fuzzing::readers_agree(&input),
+            "{}",
+            String::from_utf8_lossy(&input)
+        );
+    }
+}

@@ -173,6 +173,18 @@ fn parse_bulk_with(
     collector.end()
 }
 
+/// True when the hand-written reader of the usual line and serde read `text` alike (the same
+/// events, or the same error), in both duplicate modes: the fuzz target's check of the reader.
+pub(crate) fn readers_agree(text: &str, now: DateTime<Utc>) -> bool {
+    [Duplicates::Refuse, Duplicates::Skip]
+        .into_iter()
+        .all(|duplicates| {
+            let fast = parse_bulk_with(text, now, true, duplicates);
+            let serde = parse_bulk_with(text, now, false, duplicates);
+            format!("{fast:?}") == format!("{serde:?}")
+        })
+}
+
 /// Lago's event JSON (V1::EventSerializer) of a stored event:
 /// {lago_id, transaction_id, lago_customer_id: null, code, timestamp (ISO 8601 UTC with milliseconds, e.g. "2025-06-15T10:00:00.123Z"),
 ///  precise_total_amount_cents (string via crate::number::ruby_decimal, or null), properties, lago_subscription_id, external_subscription_id, created_at}
