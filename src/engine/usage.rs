@@ -5,7 +5,7 @@
 use super::model::{
     Charge, ChargeFilterDef, Customer, Metric, Organization, Plan, Subscription, Tax,
 };
-use super::running::RunningCache;
+use super::running::{Need, RunningCache};
 use super::store::EventStore;
 use crate::aggregations::filters::FilterValues;
 use crate::aggregations::{
@@ -255,9 +255,16 @@ impl<'a> Scope<'a> {
         if filters.full_usage {
             window.from = self.subscription.started_at;
         }
+        let planned: Vec<Vec<AggregationParams>> = charges
+            .iter()
+            .map(|&(charge, metric)| self.buckets_params(charge, metric, &window, filters))
+            .collect();
+        if let Some(running) = self.running {
+            self.prepare_running(running, &charges, &planned);
+        }
         let mut usages = Vec::with_capacity(charges.len());
-        for (charge, metric) in charges {
-            usages.push(self.charge_usage(charge, metric, &window, filters)?);
+        for ((charge, metric), params) in charges.into_iter().zip(&planned) {
+            usages.push(self.charge_usage(charge, metric, params)?);
         }
         let mut amount_cents = Decimal::ZERO;
         let mut taxes_total = Decimal::ZERO;
@@ -286,41 +293,90 @@ impl<'a> Scope<'a> {
         })
     }
 
+    /// The aggregation of each bucket of a charge (its filters, then the default bucket).
+    fn buckets_params(
+        &self,
+        charge: &Charge,
+        metric: &Metric,
+        window: &Window,
+        filters: &UsageFilters,
+    ) -> Vec<AggregationParams> {
+        let targets = charge.filters.iter().map(Some).chain(std::iter::once(None));
+        targets
+            .zip(&charge.buckets)
+            .map(|(filter, rule)| {
+                let model = filter.map_or(&charge.model, |f| &f.model);
+                let mut params =
+                    AggregationParams::new(std::sync::Arc::clone(&metric.metric), *window);
+                params.filter = std::sync::Arc::clone(&rule.events);
+                if let Some(group) = &filters.group {
+                    restrict(
+                        &mut std::sync::Arc::make_mut(&mut params.filter).matching,
+                        group,
+                    );
+                }
+                if !filters.skip_grouping {
+                    params.grouped_by = charge.group_keys.clone();
+                }
+                params.presentation_by = rule.presentation_by.clone();
+                params.charge = ChargeSettings {
+                    prorated: charge.prorated,
+                    pay_in_advance: charge.pay_in_advance,
+                    dynamic: matches!(charge.model, ChargeModel::Dynamic),
+                };
+                params.context = UsageContext::CurrentUsage;
+                params.free_units = free_units(model);
+                params.with_per_event_values = needs_per_event_values(model, charge);
+                if let ChargeModel::Percentage(percentage) = model {
+                    params.event_price = percentage.event_price();
+                }
+                params
+            })
+            .collect()
+    }
+
+    /// Builds the running states the buckets will ask for, one walk over each metric code's
+    /// events for all the buckets of the charges on it (not one walk per bucket).
+    fn prepare_running(
+        &self,
+        running: &RunningCache,
+        charges: &[(&'a Charge, &'a Metric)],
+        planned: &[Vec<AggregationParams>],
+    ) {
+        let mut codes: Vec<&str> = Vec::with_capacity(charges.len());
+        for (charge, _) in charges {
+            if !codes.contains(&charge.metric_code.as_str()) {
+                codes.push(&charge.metric_code);
+            }
+        }
+        for code in codes {
+            let needs: Vec<Need<'_>> = charges
+                .iter()
+                .zip(planned)
+                .filter(|((charge, _), _)| charge.metric_code == code)
+                .flat_map(|(&(charge, _), params)| {
+                    params
+                        .iter()
+                        .enumerate()
+                        .map(move |(bucket, params)| (charge, bucket, params))
+                })
+                .collect();
+            let events = self.events.events(&self.subscription.external_id, code);
+            running.prepare(self.subscription, &needs, events);
+        }
+    }
+
     fn charge_usage(
         &self,
         charge: &'a Charge,
         metric: &'a Metric,
-        window: &Window,
-        filters: &UsageFilters,
+        params: &[AggregationParams],
     ) -> Result<ChargeUsage<'a>> {
         let mut buckets = Vec::with_capacity(charge.buckets.len());
         let targets = charge.filters.iter().map(Some).chain(std::iter::once(None));
-        for (index, (filter, rule)) in targets.zip(&charge.buckets).enumerate() {
+        for (index, (filter, params)) in targets.zip(params).enumerate() {
             let model = filter.map_or(&charge.model, |f| &f.model);
-            let mut params = AggregationParams::new(std::sync::Arc::clone(&metric.metric), *window);
-            params.filter = std::sync::Arc::clone(&rule.events);
-            if let Some(group) = &filters.group {
-                restrict(
-                    &mut std::sync::Arc::make_mut(&mut params.filter).matching,
-                    group,
-                );
-            }
-            if !filters.skip_grouping {
-                params.grouped_by = charge.group_keys.clone();
-            }
-            params.presentation_by = rule.presentation_by.clone();
-            params.charge = ChargeSettings {
-                prorated: charge.prorated,
-                pay_in_advance: charge.pay_in_advance,
-                dynamic: matches!(charge.model, ChargeModel::Dynamic),
-            };
-            params.context = UsageContext::CurrentUsage;
-            params.free_units = free_units(model);
-            params.with_per_event_values = needs_per_event_values(model, charge);
-            if let ChargeModel::Percentage(percentage) = model {
-                params.event_price = percentage.event_price();
-            }
-            let result = self.aggregate(charge, &params, index)?;
+            let result = self.aggregate(charge, params, index)?;
             let lines = self.price(charge, model, result)?;
             buckets.push(BucketUsage {
                 filter,
