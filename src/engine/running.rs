@@ -348,6 +348,22 @@ impl Entry {
         Ok(())
     }
 
+    /// The bucket's result, rebuilt first if stale; `None` when the bucket's shape is not the
+    /// entry's (another shape under the same hash: the event walk answers).
+    fn answer(
+        &mut self,
+        params: &AggregationParams,
+        events: &[Event],
+    ) -> Result<Option<AggregationResult>> {
+        if self.filter != params.filter || self.keys != params.grouped_by {
+            return Ok(None);
+        }
+        if self.stale {
+            self.build(events)?;
+        }
+        self.result(params).map(Some)
+    }
+
     /// The bucket's result: one state, or one group per state (as `aggregate` orders and sums
     /// them), with the metric's rounding.
     fn result(&mut self, params: &AggregationParams) -> Result<AggregationResult> {
@@ -542,13 +558,14 @@ fn empty_entry(charge: &Charge, params: &AggregationParams, initial: State) -> E
     }
 }
 
-/// A bucket a query is about to ask the cache for: its charge, index and aggregation.
+/// A bucket a query asks the cache for: its charge, index and aggregation.
 pub type Need<'a> = (&'a Charge, usize, &'a AggregationParams);
 
 impl RunningCache {
     /// The result of a bucket from its running state (built from `events` on first use), or
     /// `None` when this aggregation is not kept incrementally.
-    pub fn result(
+    #[cfg(test)]
+    fn result(
         &self,
         subscription: &Subscription,
         charge: &Charge,
@@ -556,62 +573,65 @@ impl RunningCache {
         params: &AggregationParams,
         events: &[Event],
     ) -> Result<Option<AggregationResult>> {
-        let Some(initial) = kept_incrementally(params) else {
-            return Ok(None);
-        };
-        let key = key_of(subscription, charge, bucket, params);
-        let mut entries = self.entries.borrow_mut();
-        let full = entries.len() >= STATES_MAX;
-        // One hash of the key: the state is found, or built in the vacant slot.
-        let entry = match entries.entry(key) {
-            Slot::Occupied(slot) => slot.into_mut(),
-            Slot::Vacant(_) if full => return Ok(None),
-            Slot::Vacant(slot) => {
-                let mut entry = empty_entry(charge, params, initial);
-                entry.build(events)?;
-                self.route(slot.key(), &entry.code);
-                slot.insert(entry)
-            }
-        };
-        if entry.filter != params.filter || entry.keys != params.grouped_by {
-            return Ok(None);
-        }
-        if entry.stale {
-            entry.build(events)?;
-        }
-        entry.result(params).map(Some)
+        let mut answer = Ok(None);
+        let needs = [(charge, bucket, params)];
+        self.results(subscription, &needs, events, |_, result| answer = result);
+        answer
     }
 
-    /// Builds the missing states of these buckets, all of one metric code, in one walk over
-    /// `events` (the subscription's events of that code), so that each bucket's `result` then
-    /// finds its state built. A state whose build fails is left out: its `result` builds it
-    /// again and reports the error where the query asks for it.
-    pub fn prepare(&self, subscription: &Subscription, needs: &[Need<'_>], events: &[Event]) {
+    /// Answers each of these buckets, all of one metric code, with its index in `needs` and its
+    /// result from its running state, or `None` when its aggregation is not kept incrementally.
+    /// The missing states are built together, in one walk over `events` (the subscription's
+    /// events of that code): each event is read once, not once per bucket. A state whose build
+    /// fails is not kept: its bucket gets the error, and the next query builds it again.
+    pub fn results(
+        &self,
+        subscription: &Subscription,
+        needs: &[Need<'_>],
+        events: &[Event],
+        mut answer: impl FnMut(usize, Result<Option<AggregationResult>>),
+    ) {
         let mut entries = self.entries.borrow_mut();
-        let mut keys = Vec::with_capacity(needs.len());
-        let mut missing = Vec::with_capacity(needs.len());
-        for &(charge, bucket, params) in needs {
-            if entries.len() + missing.len() >= STATES_MAX {
-                break;
-            }
+        // Buckets whose state is kept: answered now (one hash of the key, as warm queries are
+        // many); the missing ones after they are built.
+        let mut missing = Vec::new();
+        let kept_before = entries.len();
+        for (at, &(charge, bucket, params)) in needs.iter().enumerate() {
             let Some(initial) = kept_incrementally(params) else {
+                answer(at, Ok(None));
                 continue;
             };
             let key = key_of(subscription, charge, bucket, params);
-            if entries.contains_key(&key) || keys.contains(&key) {
-                continue;
+            match entries.get_mut(&key) {
+                Some(entry) => answer(at, entry.answer(params, events)),
+                // Full: the buckets not kept yet walk the events.
+                None if kept_before + missing.len() >= STATES_MAX => answer(at, Ok(None)),
+                None => missing.push((at, key, empty_entry(charge, params, initial))),
             }
-            keys.push(key);
-            missing.push(empty_entry(charge, params, initial));
         }
         if missing.is_empty() {
             return;
         }
-        let outcomes = build_together(&mut missing, events);
-        for ((key, entry), outcome) in keys.into_iter().zip(missing).zip(outcomes) {
-            if outcome.is_ok() {
-                self.route(&key, &entry.code);
-                entries.insert(key, entry);
+        let mut built: Vec<Entry> = Vec::with_capacity(missing.len());
+        let mut keys = Vec::with_capacity(missing.len());
+        for (at, key, entry) in missing {
+            keys.push((at, key));
+            built.push(entry);
+        }
+        let outcomes = build_together(&mut built, events);
+        for (((at, key), mut entry), outcome) in keys.into_iter().zip(built).zip(outcomes) {
+            let Some(&(_, _, params)) = needs.get(at) else {
+                continue;
+            };
+            if let Err(error) = outcome {
+                answer(at, Err(error));
+                continue;
+            }
+            answer(at, entry.answer(params, events));
+            // (A bucket asked twice is kept and routed once.)
+            if let Slot::Vacant(slot) = entries.entry(key) {
+                self.route(slot.key(), &entry.code);
+                slot.insert(entry);
             }
         }
     }
@@ -916,7 +936,7 @@ mod tests {
         }
     }
 
-    /// Buckets of one code built together by `prepare` (one walk; unique counts on one shared
+    /// Buckets of one code built together by `results` (one walk; unique counts on one shared
     /// sort) equal the event walk: two charges on the metric, each with a filtered bucket, a
     /// grouped default bucket and an ungrouped one with per-event values, every aggregation;
     /// built from all the events, or from the first four and fed the others. A bucket whose
@@ -994,7 +1014,7 @@ mod tests {
         for split in [events.len(), 4] {
             let cache = RunningCache::default();
             let (first, rest) = events.split_at(split);
-            cache.prepare(&test_subscription(), &needs, first);
+            cache.results(&test_subscription(), &needs, first, |_, _| {});
             // Every kept bucket (per-event values are kept for sums only) is built.
             assert_eq!(cache.entries.borrow().len(), 22);
             for e in rest {
@@ -1029,18 +1049,21 @@ mod tests {
         count.with_per_event_values = false;
         let charge = test_charge();
         let cache = RunningCache::default();
-        cache.prepare(
-            &test_subscription(),
-            &[(&charge, 0, &sum), (&charge, 1, &count)],
-            &events,
-        );
-        assert_eq!(cache.entries.borrow().len(), 1);
+        let needs = [(&charge, 0, &sum), (&charge, 1, &count)];
         let walked = aggregate(&events, &sum).map(Some);
-        let running = cache.result(&test_subscription(), &charge, 0, &sum, &events);
         assert!(walked.is_err());
+        let counted = Some(aggregate(&events, &count).unwrap());
+        let mut together = vec![None, None];
+        cache.results(&test_subscription(), &needs, &events, |at, result| {
+            together[at] = Some(result)
+        });
+        assert_eq!(cache.entries.borrow().len(), 1);
+        assert_eq!(together.pop().unwrap().unwrap().unwrap(), counted);
+        let sum_result = together.pop().unwrap().unwrap();
+        assert_eq!(format!("{sum_result:?}"), format!("{walked:?}"));
+        // The next query builds it again, alone, and reports it again.
+        let running = cache.result(&test_subscription(), &charge, 0, &sum, &events);
         assert_eq!(format!("{running:?}"), format!("{walked:?}"));
-        let running = cache.result(&test_subscription(), &charge, 1, &count, &events);
-        assert_eq!(running.unwrap(), Some(aggregate(&events, &count).unwrap()));
     }
 
     /// The running result of a bucket built from the first four events, then fed the others

@@ -21,6 +21,10 @@ use crate::period::{self, Boundaries, Mode, PeriodInput};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
+/// A bucket's result from the running states: `None` when not asked (no cache), `Some(Ok(None))`
+/// when not kept there (the event walk answers).
+type Kept = Option<Result<Option<AggregationResult>>>;
+
 /// The usage filters of Lago's `UsageFilters` (query parameters of the usage endpoints).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UsageFilters {
@@ -255,16 +259,26 @@ impl<'a> Scope<'a> {
         if filters.full_usage {
             window.from = self.subscription.started_at;
         }
-        let planned: Vec<Vec<AggregationParams>> = charges
-            .iter()
-            .map(|&(charge, metric)| self.buckets_params(charge, metric, &window, filters))
-            .collect();
+        // Every bucket's aggregation first (charge by charge, flat: charge `c`'s buckets from
+        // `starts[c]`), so that the running states of a code are built together.
+        let mut planned: Vec<AggregationParams> = Vec::new();
+        let mut starts = Vec::with_capacity(charges.len() + 1);
+        for &(charge, metric) in &charges {
+            starts.push(planned.len());
+            self.buckets_params(charge, metric, &window, filters, &mut planned);
+        }
+        starts.push(planned.len());
+        let mut kept: Vec<Kept> = planned.iter().map(|_| None).collect();
         if let Some(running) = self.running {
-            self.prepare_running(running, &charges, &planned);
+            self.running_results(running, &charges, &planned, &starts, &mut kept);
         }
         let mut usages = Vec::with_capacity(charges.len());
-        for ((charge, metric), params) in charges.into_iter().zip(&planned) {
-            usages.push(self.charge_usage(charge, metric, params)?);
+        for (at, (charge, metric)) in charges.into_iter().enumerate() {
+            let buckets = starts.get(at).copied().unwrap_or_default()
+                ..starts.get(at + 1).copied().unwrap_or_default();
+            let params = planned.get(buckets.clone()).unwrap_or_default();
+            let kept = kept.get_mut(buckets).unwrap_or_default();
+            usages.push(self.charge_usage(charge, metric, params, kept)?);
         }
         let mut amount_cents = Decimal::ZERO;
         let mut taxes_total = Decimal::ZERO;
@@ -300,69 +314,79 @@ impl<'a> Scope<'a> {
         metric: &Metric,
         window: &Window,
         filters: &UsageFilters,
-    ) -> Vec<AggregationParams> {
+        planned: &mut Vec<AggregationParams>,
+    ) {
         let targets = charge.filters.iter().map(Some).chain(std::iter::once(None));
-        targets
-            .zip(&charge.buckets)
-            .map(|(filter, rule)| {
-                let model = filter.map_or(&charge.model, |f| &f.model);
-                let mut params =
-                    AggregationParams::new(std::sync::Arc::clone(&metric.metric), *window);
-                params.filter = std::sync::Arc::clone(&rule.events);
-                if let Some(group) = &filters.group {
-                    restrict(
-                        &mut std::sync::Arc::make_mut(&mut params.filter).matching,
-                        group,
-                    );
-                }
-                if !filters.skip_grouping {
-                    params.grouped_by = charge.group_keys.clone();
-                }
-                params.presentation_by = rule.presentation_by.clone();
-                params.charge = ChargeSettings {
-                    prorated: charge.prorated,
-                    pay_in_advance: charge.pay_in_advance,
-                    dynamic: matches!(charge.model, ChargeModel::Dynamic),
-                };
-                params.context = UsageContext::CurrentUsage;
-                params.free_units = free_units(model);
-                params.with_per_event_values = needs_per_event_values(model, charge);
-                if let ChargeModel::Percentage(percentage) = model {
-                    params.event_price = percentage.event_price();
-                }
-                params
-            })
-            .collect()
+        planned.extend(targets.zip(&charge.buckets).map(|(filter, rule)| {
+            let model = filter.map_or(&charge.model, |f| &f.model);
+            let mut params = AggregationParams::new(std::sync::Arc::clone(&metric.metric), *window);
+            params.filter = std::sync::Arc::clone(&rule.events);
+            if let Some(group) = &filters.group {
+                restrict(
+                    &mut std::sync::Arc::make_mut(&mut params.filter).matching,
+                    group,
+                );
+            }
+            if !filters.skip_grouping {
+                params.grouped_by = charge.group_keys.clone();
+            }
+            params.presentation_by = rule.presentation_by.clone();
+            params.charge = ChargeSettings {
+                prorated: charge.prorated,
+                pay_in_advance: charge.pay_in_advance,
+                dynamic: matches!(charge.model, ChargeModel::Dynamic),
+            };
+            params.context = UsageContext::CurrentUsage;
+            params.free_units = free_units(model);
+            params.with_per_event_values = needs_per_event_values(model, charge);
+            if let ChargeModel::Percentage(percentage) = model {
+                params.event_price = percentage.event_price();
+            }
+            params
+        }));
     }
 
-    /// Builds the running states the buckets will ask for, one walk over each metric code's
-    /// events for all the buckets of the charges on it (not one walk per bucket).
-    fn prepare_running(
+    /// Each bucket's result from the running states (`None`: the event walk answers), per
+    /// charge: the states of one metric code are built in one walk over its events for all the
+    /// buckets of the charges on it, not one walk per bucket.
+    fn running_results(
         &self,
         running: &RunningCache,
         charges: &[(&'a Charge, &'a Metric)],
-        planned: &[Vec<AggregationParams>],
+        planned: &[AggregationParams],
+        starts: &[usize],
+        kept: &mut [Kept],
     ) {
-        let mut codes: Vec<&str> = Vec::with_capacity(charges.len());
-        for (charge, _) in charges {
-            if !codes.contains(&charge.metric_code.as_str()) {
-                codes.push(&charge.metric_code);
+        // Reused across codes: a query asks for a few buckets per code.
+        let mut slots = Vec::new();
+        let mut needs: Vec<Need<'_>> = Vec::new();
+        for (first, (charge, _)) in charges.iter().enumerate() {
+            let code = charge.metric_code.as_str();
+            let earlier = charges.get(..first).unwrap_or_default();
+            if earlier.iter().any(|(c, _)| c.metric_code == code) {
+                continue;
             }
-        }
-        for code in codes {
-            let needs: Vec<Need<'_>> = charges
-                .iter()
-                .zip(planned)
-                .filter(|((charge, _), _)| charge.metric_code == code)
-                .flat_map(|(&(charge, _), params)| {
-                    params
-                        .iter()
-                        .enumerate()
-                        .map(move |(bucket, params)| (charge, bucket, params))
-                })
-                .collect();
+            slots.clear();
+            needs.clear();
+            for (at, (charge, _)) in charges.iter().enumerate().skip(first) {
+                if charge.metric_code != code {
+                    continue;
+                }
+                let start = starts.get(at).copied().unwrap_or_default();
+                let end = starts.get(at + 1).copied().unwrap_or_default();
+                for (bucket, slot) in (start..end).enumerate() {
+                    if let Some(params) = planned.get(slot) {
+                        slots.push(slot);
+                        needs.push((charge, bucket, params));
+                    }
+                }
+            }
             let events = self.events.events(&self.subscription.external_id, code);
-            running.prepare(self.subscription, &needs, events);
+            running.results(self.subscription, &needs, events, |at, result| {
+                if let Some(slot) = slots.get(at).and_then(|&slot| kept.get_mut(slot)) {
+                    *slot = Some(result);
+                }
+            });
         }
     }
 
@@ -371,12 +395,17 @@ impl<'a> Scope<'a> {
         charge: &'a Charge,
         metric: &'a Metric,
         params: &[AggregationParams],
+        kept: &mut [Kept],
     ) -> Result<ChargeUsage<'a>> {
         let mut buckets = Vec::with_capacity(charge.buckets.len());
         let targets = charge.filters.iter().map(Some).chain(std::iter::once(None));
         for (index, (filter, params)) in targets.zip(params).enumerate() {
             let model = filter.map_or(&charge.model, |f| &f.model);
-            let result = self.aggregate(charge, params, index)?;
+            let kept = kept.get_mut(index).and_then(Option::take);
+            let result = match kept.transpose()?.flatten() {
+                Some(result) => result,
+                None => self.walk(charge, params)?,
+            };
             let lines = self.price(charge, model, result)?;
             buckets.push(BucketUsage {
                 filter,
@@ -391,22 +420,11 @@ impl<'a> Scope<'a> {
         })
     }
 
-    fn aggregate(
-        &self,
-        charge: &Charge,
-        params: &AggregationParams,
-        bucket: usize,
-    ) -> Result<AggregationResult> {
+    /// A bucket's result from the stored events.
+    fn walk(&self, charge: &Charge, params: &AggregationParams) -> Result<AggregationResult> {
         let events = self
             .events
             .events(&self.subscription.external_id, &charge.metric_code);
-        if let Some(running) = self.running {
-            if let Some(result) =
-                running.result(self.subscription, charge, bucket, params, events)?
-            {
-                return Ok(result);
-            }
-        }
         aggregations::aggregate(events, params)
     }
 
