@@ -292,23 +292,9 @@ impl State {
 impl Entry {
     /// Folds the stored events of the subscription and code (a unique count in time order).
     fn build(&mut self, events: &[Event]) -> Result<()> {
-        self.seen = 0;
-        self.groups.clear();
-        if !matches!(self.initial, State::UniqueCount(_)) {
-            return events.iter().try_for_each(|event| self.add(event));
-        }
-        let mut order: Vec<usize> = (0..events.len()).collect();
-        crate::sort::sort_by_time(&mut order, |&i| {
-            events
-                .get(i)
-                .map_or(DateTime::<Utc>::MIN_UTC, |event| event.timestamp)
-        });
-        for i in order {
-            self.fold(&events[i], i as u64)?;
-        }
-        self.seen = events.len() as u64;
-        self.stale = false;
-        Ok(())
+        build_together(std::slice::from_mut(self), events)
+            .pop()
+            .unwrap_or(Ok(()))
     }
 
     fn add(&mut self, event: &Event) -> Result<()> {
@@ -360,6 +346,22 @@ impl Entry {
             (_, None) => {}
         }
         Ok(())
+    }
+
+    /// The bucket's result, rebuilt first if stale; `None` when the bucket's shape is not the
+    /// entry's (another shape under the same hash: the event walk answers).
+    fn answer(
+        &mut self,
+        params: &AggregationParams,
+        events: &[Event],
+    ) -> Result<Option<AggregationResult>> {
+        if self.filter != params.filter || self.keys != params.grouped_by {
+            return Ok(None);
+        }
+        if self.stale {
+            self.build(events)?;
+        }
+        self.result(params).map(Some)
     }
 
     /// The bucket's result: one state, or one group per state (as `aggregate` orders and sums
@@ -418,6 +420,63 @@ impl Entry {
     }
 }
 
+/// Folds the stored events of one subscription and code into each of `entries` from empty, in
+/// one walk: each event is read once while its properties are in cache, not once per entry.
+/// Unique counts fold in time order, after one sort shared by all of them. An entry whose fold
+/// fails stops folding and gets its error (one outcome per entry, in order).
+fn build_together(entries: &mut [Entry], events: &[Event]) -> Vec<Result<()>> {
+    let mut outcomes: Vec<Result<()>> = entries.iter().map(|_| Ok(())).collect();
+    let mut in_arrival = Vec::with_capacity(entries.len());
+    let mut in_time = Vec::new();
+    for (entry, outcome) in entries.iter_mut().zip(outcomes.iter_mut()) {
+        entry.seen = 0;
+        entry.groups.clear();
+        entry.stale = false;
+        if matches!(entry.initial, State::UniqueCount(_)) {
+            in_time.push((entry, outcome));
+        } else {
+            in_arrival.push((entry, outcome));
+        }
+    }
+    if !in_arrival.is_empty() {
+        for event in events {
+            for (entry, outcome) in in_arrival.iter_mut() {
+                if outcome.is_ok() {
+                    if let Err(error) = entry.add(event) {
+                        **outcome = Err(error);
+                    }
+                }
+            }
+        }
+    }
+    if !in_time.is_empty() {
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        crate::sort::sort_by_time(&mut order, |&i| {
+            events
+                .get(i)
+                .map_or(DateTime::<Utc>::MIN_UTC, |event| event.timestamp)
+        });
+        for i in order {
+            let Some(event) = events.get(i) else {
+                continue;
+            };
+            for (entry, outcome) in in_time.iter_mut() {
+                if outcome.is_ok() {
+                    if let Err(error) = entry.fold(event, i as u64) {
+                        **outcome = Err(error);
+                    }
+                }
+            }
+        }
+        for (entry, _) in in_time.iter_mut() {
+            entry.seen = events.len() as u64;
+            // Folded in time order: current.
+            entry.stale = false;
+        }
+    }
+    outcomes
+}
+
 /// Metric code → keys of the entries that fold its events.
 type CodeRoutes = HashMap<String, Vec<Key>, FastBuild>;
 
@@ -466,10 +525,47 @@ fn kept_incrementally(params: &AggregationParams) -> Option<State> {
     }
 }
 
+/// The key of a bucket's state in this query.
+fn key_of(
+    subscription: &Subscription,
+    charge: &Charge,
+    bucket: usize,
+    params: &AggregationParams,
+) -> Key {
+    Key {
+        subscription: subscription.external_id.clone(),
+        charge: charge.lago_id.clone(),
+        bucket,
+        from: params.window.from,
+        to: params.window.to,
+        shape: shape_hash(&params.filter, &params.grouped_by),
+    }
+}
+
+/// A bucket's entry, not built yet.
+fn empty_entry(charge: &Charge, params: &AggregationParams, initial: State) -> Entry {
+    Entry {
+        code: charge.metric_code.clone(),
+        field: params.metric.field_name.clone().unwrap_or_default(),
+        filter: params.filter.clone(),
+        from: pg::floor_ms(params.window.from),
+        to: params.window.to,
+        seen: 0,
+        keys: params.grouped_by.clone(),
+        initial,
+        groups: Groups::default(),
+        stale: false,
+    }
+}
+
+/// A bucket a query asks the cache for: its charge, index and aggregation.
+pub type Need<'a> = (&'a Charge, usize, &'a AggregationParams);
+
 impl RunningCache {
     /// The result of a bucket from its running state (built from `events` on first use), or
     /// `None` when this aggregation is not kept incrementally.
-    pub fn result(
+    #[cfg(test)]
+    fn result(
         &self,
         subscription: &Subscription,
         charge: &Charge,
@@ -477,55 +573,78 @@ impl RunningCache {
         params: &AggregationParams,
         events: &[Event],
     ) -> Result<Option<AggregationResult>> {
-        let Some(initial) = kept_incrementally(params) else {
-            return Ok(None);
-        };
-        let key = Key {
-            subscription: subscription.external_id.clone(),
-            charge: charge.lago_id.clone(),
-            bucket,
-            from: params.window.from,
-            to: params.window.to,
-            shape: shape_hash(&params.filter, &params.grouped_by),
-        };
+        let mut answer = Ok(None);
+        let needs = [(charge, bucket, params)];
+        self.results(subscription, &needs, events, |_, result| answer = result);
+        answer
+    }
+
+    /// Answers each of these buckets, all of one metric code, with its index in `needs` and its
+    /// result from its running state, or `None` when its aggregation is not kept incrementally.
+    /// The missing states are built together, in one walk over `events` (the subscription's
+    /// events of that code): each event is read once, not once per bucket. A state whose build
+    /// fails is not kept: its bucket gets the error, and the next query builds it again.
+    pub fn results(
+        &self,
+        subscription: &Subscription,
+        needs: &[Need<'_>],
+        events: &[Event],
+        mut answer: impl FnMut(usize, Result<Option<AggregationResult>>),
+    ) {
         let mut entries = self.entries.borrow_mut();
-        let full = entries.len() >= STATES_MAX;
-        // One hash of the key: the state is found, or built in the vacant slot.
-        let entry = match entries.entry(key) {
-            Slot::Occupied(slot) => slot.into_mut(),
-            Slot::Vacant(_) if full => return Ok(None),
-            Slot::Vacant(slot) => {
-                let mut entry = Entry {
-                    code: charge.metric_code.clone(),
-                    field: params.metric.field_name.clone().unwrap_or_default(),
-                    filter: params.filter.clone(),
-                    from: pg::floor_ms(params.window.from),
-                    to: params.window.to,
-                    seen: 0,
-                    keys: params.grouped_by.clone(),
-                    initial,
-                    groups: Groups::default(),
-                    stale: false,
-                };
-                entry.build(events)?;
-                let key = slot.key();
-                self.routes
-                    .borrow_mut()
-                    .entry(key.subscription.clone())
-                    .or_default()
-                    .entry(entry.code.clone())
-                    .or_default()
-                    .push(key.clone());
-                slot.insert(entry)
+        // Buckets whose state is kept: answered now (one hash of the key, as warm queries are
+        // many); the missing ones after they are built.
+        let mut missing = Vec::new();
+        let kept_before = entries.len();
+        for (at, &(charge, bucket, params)) in needs.iter().enumerate() {
+            let Some(initial) = kept_incrementally(params) else {
+                answer(at, Ok(None));
+                continue;
+            };
+            let key = key_of(subscription, charge, bucket, params);
+            match entries.get_mut(&key) {
+                Some(entry) => answer(at, entry.answer(params, events)),
+                // Full: the buckets not kept yet walk the events.
+                None if kept_before + missing.len() >= STATES_MAX => answer(at, Ok(None)),
+                None => missing.push((at, key, empty_entry(charge, params, initial))),
             }
-        };
-        if entry.filter != params.filter || entry.keys != params.grouped_by {
-            return Ok(None);
         }
-        if entry.stale {
-            entry.build(events)?;
+        if missing.is_empty() {
+            return;
         }
-        entry.result(params).map(Some)
+        let mut built: Vec<Entry> = Vec::with_capacity(missing.len());
+        let mut keys = Vec::with_capacity(missing.len());
+        for (at, key, entry) in missing {
+            keys.push((at, key));
+            built.push(entry);
+        }
+        let outcomes = build_together(&mut built, events);
+        for (((at, key), mut entry), outcome) in keys.into_iter().zip(built).zip(outcomes) {
+            let Some(&(_, _, params)) = needs.get(at) else {
+                continue;
+            };
+            if let Err(error) = outcome {
+                answer(at, Err(error));
+                continue;
+            }
+            answer(at, entry.answer(params, events));
+            // (A bucket asked twice is kept and routed once.)
+            if let Slot::Vacant(slot) = entries.entry(key) {
+                self.route(slot.key(), &entry.code);
+                slot.insert(entry);
+            }
+        }
+    }
+
+    /// Routes the events of the entry's subscription and code to the entry `key`.
+    fn route(&self, key: &Key, code: &str) {
+        self.routes
+            .borrow_mut()
+            .entry(key.subscription.clone())
+            .or_default()
+            .entry(code.to_string())
+            .or_default()
+            .push(key.clone());
     }
 
     /// Folds a newly stored event into the states that track its subscription and code.
@@ -817,6 +936,136 @@ mod tests {
         }
     }
 
+    /// Buckets of one code built together by `results` (one walk; unique counts on one shared
+    /// sort) equal the event walk: two charges on the metric, each with a filtered bucket, a
+    /// grouped default bucket and an ungrouped one with per-event values, every aggregation;
+    /// built from all the events, or from the first four and fed the others. A bucket whose
+    /// build fails (a sum overflowing) is left out and reports the walk's error, the others
+    /// unharmed.
+    #[test]
+    fn buckets_built_together_equal_the_event_walk() {
+        let events: Vec<Event> = (0..300)
+            .map(|i| {
+                let mut properties = json!({
+                    "v": if i % 13 == 0 { "x".to_string() } else { (i % 11).to_string() },
+                    "cloud": (["aws", "gcp", "", "azure"][i % 4]),
+                });
+                if i % 7 == 0 {
+                    properties.as_object_mut().unwrap().remove("cloud");
+                }
+                if i % 5 == 1 {
+                    properties["operation_type"] = json!("remove");
+                }
+                event(i, 50 + ((i * 7919) % 1_100) as i64, properties)
+            })
+            .collect();
+        let window = Window {
+            from: DateTime::from_timestamp(100, 0).unwrap(),
+            to: DateTime::from_timestamp(1_000, 0).unwrap(),
+            charges_duration_days: Some(30),
+            timezone: crate::period::tz::Tz::UTC,
+        };
+        let aggregations = [
+            AggregationType::Count,
+            AggregationType::Sum,
+            AggregationType::Max,
+            AggregationType::Latest,
+            AggregationType::UniqueCount,
+        ];
+        let mut buckets = Vec::new();
+        for (n, aggregation_type) in aggregations.into_iter().enumerate() {
+            let metric = BillableMetric {
+                aggregation_type,
+                field_name: Some("v".into()),
+                recurring: false,
+                rounding: None,
+                filters: Vec::new(),
+            };
+            // Two charges of each aggregation, the second on another cloud.
+            for (charge, cloud) in [("a", "aws"), ("b", "gcp")] {
+                let mut filtered = AggregationParams::new(metric.clone(), window);
+                filtered.with_per_event_values = false;
+                std::sync::Arc::make_mut(&mut filtered.filter).matching =
+                    FilterValues(vec![("cloud".into(), vec![cloud.into()])]);
+                let mut grouped = AggregationParams::new(metric.clone(), window);
+                grouped.with_per_event_values = false;
+                grouped.grouped_by = vec!["cloud".into()];
+                let mut per_event = AggregationParams::new(metric.clone(), window);
+                per_event.with_per_event_values = true;
+                per_event.free_units.per_events = 2;
+                for (bucket, params) in [filtered, grouped, per_event].into_iter().enumerate() {
+                    buckets.push((format!("{charge}{n}"), bucket, params));
+                }
+            }
+        }
+        let charges: Vec<Charge> = buckets
+            .iter()
+            .map(|(id, _, _)| {
+                let mut charge = test_charge();
+                charge.lago_id = id.clone();
+                charge
+            })
+            .collect();
+        let needs: Vec<Need<'_>> = buckets
+            .iter()
+            .zip(&charges)
+            .map(|((_, bucket, params), charge)| (charge, *bucket, params))
+            .collect();
+        for split in [events.len(), 4] {
+            let cache = RunningCache::default();
+            let (first, rest) = events.split_at(split);
+            cache.results(&test_subscription(), &needs, first, |_, _| {});
+            // Every kept bucket (per-event values are kept for sums only) is built.
+            assert_eq!(cache.entries.borrow().len(), 22);
+            for e in rest {
+                cache.add(e).unwrap();
+            }
+            for &(charge, bucket, params) in &needs {
+                let walked = aggregate(&events, params).unwrap();
+                let running = cache
+                    .result(&test_subscription(), charge, bucket, params, &events)
+                    .unwrap();
+                let kept = !params.with_per_event_values
+                    || params.metric.aggregation_type == AggregationType::Sum;
+                let case = format!("{} {bucket} {split}", charge.lago_id);
+                assert_eq!(running, kept.then_some(walked), "{case}");
+            }
+        }
+        // A sum that overflows, built with a count: the sum reports the walk's error.
+        let huge = Decimal::MAX.to_string();
+        let events: Vec<Event> = (0..3)
+            .map(|i| event(i, 200, json!({"v": huge, "cloud": "aws"})))
+            .collect();
+        let metric = |aggregation_type| BillableMetric {
+            aggregation_type,
+            field_name: Some("v".into()),
+            recurring: false,
+            rounding: None,
+            filters: Vec::new(),
+        };
+        let mut sum = AggregationParams::new(metric(AggregationType::Sum), window);
+        sum.with_per_event_values = false;
+        let mut count = AggregationParams::new(metric(AggregationType::Count), window);
+        count.with_per_event_values = false;
+        let charge = test_charge();
+        let cache = RunningCache::default();
+        let needs = [(&charge, 0, &sum), (&charge, 1, &count)];
+        let walked = aggregate(&events, &sum).map(Some);
+        assert!(walked.is_err());
+        let counted = Some(aggregate(&events, &count).unwrap());
+        let mut together = vec![None, None];
+        cache.results(&test_subscription(), &needs, &events, |at, result| {
+            together[at] = Some(result)
+        });
+        assert_eq!(cache.entries.borrow().len(), 1);
+        assert_eq!(together.pop().unwrap().unwrap().unwrap(), counted);
+        let sum_result = together.pop().unwrap().unwrap();
+        assert_eq!(format!("{sum_result:?}"), format!("{walked:?}"));
+        // The next query builds it again, alone, and reports it again.
+        let running = cache.result(&test_subscription(), &charge, 0, &sum, &events);
+        assert_eq!(format!("{running:?}"), format!("{walked:?}"));
+    }
+
     /// The running result of a bucket built from the first four events, then fed the others
     /// one by one (`None`: not kept incrementally).
     fn fed_in_two_halves(
@@ -824,14 +1073,7 @@ mod tests {
         events: &[Event],
     ) -> Option<AggregationResult> {
         let cache = RunningCache::default();
-        let subscription = crate::engine::model::Subscription::parse(
-            json!({"external_id": "s", "external_customer_id": "c", "plan_code": "p"})
-                .as_object()
-                .unwrap(),
-            "id".into(),
-            DateTime::from_timestamp(0, 0).unwrap(),
-        )
-        .unwrap();
+        let subscription = test_subscription();
         let charge = test_charge();
         let (first, rest) = events.split_at(4);
         cache
@@ -843,6 +1085,17 @@ mod tests {
         cache
             .result(&subscription, &charge, 0, params, events)
             .unwrap()
+    }
+
+    fn test_subscription() -> Subscription {
+        crate::engine::model::Subscription::parse(
+            json!({"external_id": "s", "external_customer_id": "c", "plan_code": "p"})
+                .as_object()
+                .unwrap(),
+            "id".into(),
+            DateTime::from_timestamp(0, 0).unwrap(),
+        )
+        .unwrap()
     }
 
     fn test_charge() -> Charge {

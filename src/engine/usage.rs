@@ -5,7 +5,7 @@
 use super::model::{
     Charge, ChargeFilterDef, Customer, Metric, Organization, Plan, Subscription, Tax,
 };
-use super::running::RunningCache;
+use super::running::{Need, RunningCache};
 use super::store::EventStore;
 use crate::aggregations::filters::FilterValues;
 use crate::aggregations::{
@@ -20,6 +20,10 @@ use crate::period::tz::Tz;
 use crate::period::{self, Boundaries, Mode, PeriodInput};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+
+/// A bucket's result from the running states: `None` when not asked (no cache), `Some(Ok(None))`
+/// when not kept there (the event walk answers).
+type Kept = Option<Result<Option<AggregationResult>>>;
 
 /// The usage filters of Lago's `UsageFilters` (query parameters of the usage endpoints).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -255,9 +259,26 @@ impl<'a> Scope<'a> {
         if filters.full_usage {
             window.from = self.subscription.started_at;
         }
+        // Every bucket's aggregation first (charge by charge, flat: charge `c`'s buckets from
+        // `starts[c]`), so that the running states of a code are built together.
+        let mut planned: Vec<AggregationParams> = Vec::new();
+        let mut starts = Vec::with_capacity(charges.len() + 1);
+        for &(charge, metric) in &charges {
+            starts.push(planned.len());
+            self.buckets_params(charge, metric, &window, filters, &mut planned);
+        }
+        starts.push(planned.len());
+        let mut kept: Vec<Kept> = planned.iter().map(|_| None).collect();
+        if let Some(running) = self.running {
+            self.running_results(running, &charges, &planned, &starts, &mut kept);
+        }
         let mut usages = Vec::with_capacity(charges.len());
-        for (charge, metric) in charges {
-            usages.push(self.charge_usage(charge, metric, &window, filters)?);
+        for (at, (charge, metric)) in charges.into_iter().enumerate() {
+            let buckets = starts.get(at).copied().unwrap_or_default()
+                ..starts.get(at + 1).copied().unwrap_or_default();
+            let params = planned.get(buckets.clone()).unwrap_or_default();
+            let kept = kept.get_mut(buckets).unwrap_or_default();
+            usages.push(self.charge_usage(charge, metric, params, kept)?);
         }
         let mut amount_cents = Decimal::ZERO;
         let mut taxes_total = Decimal::ZERO;
@@ -286,16 +307,17 @@ impl<'a> Scope<'a> {
         })
     }
 
-    fn charge_usage(
+    /// The aggregation of each bucket of a charge (its filters, then the default bucket).
+    fn buckets_params(
         &self,
-        charge: &'a Charge,
-        metric: &'a Metric,
+        charge: &Charge,
+        metric: &Metric,
         window: &Window,
         filters: &UsageFilters,
-    ) -> Result<ChargeUsage<'a>> {
-        let mut buckets = Vec::with_capacity(charge.buckets.len());
+        planned: &mut Vec<AggregationParams>,
+    ) {
         let targets = charge.filters.iter().map(Some).chain(std::iter::once(None));
-        for (index, (filter, rule)) in targets.zip(&charge.buckets).enumerate() {
+        planned.extend(targets.zip(&charge.buckets).map(|(filter, rule)| {
             let model = filter.map_or(&charge.model, |f| &f.model);
             let mut params = AggregationParams::new(std::sync::Arc::clone(&metric.metric), *window);
             params.filter = std::sync::Arc::clone(&rule.events);
@@ -320,7 +342,70 @@ impl<'a> Scope<'a> {
             if let ChargeModel::Percentage(percentage) = model {
                 params.event_price = percentage.event_price();
             }
-            let result = self.aggregate(charge, &params, index)?;
+            params
+        }));
+    }
+
+    /// Each bucket's result from the running states (`None`: the event walk answers), per
+    /// charge: the states of one metric code are built in one walk over its events for all the
+    /// buckets of the charges on it, not one walk per bucket.
+    fn running_results(
+        &self,
+        running: &RunningCache,
+        charges: &[(&'a Charge, &'a Metric)],
+        planned: &[AggregationParams],
+        starts: &[usize],
+        kept: &mut [Kept],
+    ) {
+        // Reused across codes: a query asks for a few buckets per code.
+        let mut slots = Vec::new();
+        let mut needs: Vec<Need<'_>> = Vec::new();
+        for (first, (charge, _)) in charges.iter().enumerate() {
+            let code = charge.metric_code.as_str();
+            let earlier = charges.get(..first).unwrap_or_default();
+            if earlier.iter().any(|(c, _)| c.metric_code == code) {
+                continue;
+            }
+            slots.clear();
+            needs.clear();
+            for (at, (charge, _)) in charges.iter().enumerate().skip(first) {
+                if charge.metric_code != code {
+                    continue;
+                }
+                let start = starts.get(at).copied().unwrap_or_default();
+                let end = starts.get(at + 1).copied().unwrap_or_default();
+                for (bucket, slot) in (start..end).enumerate() {
+                    if let Some(params) = planned.get(slot) {
+                        slots.push(slot);
+                        needs.push((charge, bucket, params));
+                    }
+                }
+            }
+            let events = self.events.events(&self.subscription.external_id, code);
+            running.results(self.subscription, &needs, events, |at, result| {
+                if let Some(slot) = slots.get(at).and_then(|&slot| kept.get_mut(slot)) {
+                    *slot = Some(result);
+                }
+            });
+        }
+    }
+
+    fn charge_usage(
+        &self,
+        charge: &'a Charge,
+        metric: &'a Metric,
+        params: &[AggregationParams],
+        kept: &mut [Kept],
+    ) -> Result<ChargeUsage<'a>> {
+        let mut buckets = Vec::with_capacity(charge.buckets.len());
+        let targets = charge.filters.iter().map(Some).chain(std::iter::once(None));
+        for (index, (filter, params)) in targets.zip(params).enumerate() {
+            let model = filter.map_or(&charge.model, |f| &f.model);
+            let kept = kept.get_mut(index).and_then(Option::take);
+            let result = match kept.transpose()?.flatten() {
+                Some(result) => result,
+                None => self.walk(charge, params)?,
+            };
             let lines = self.price(charge, model, result)?;
             buckets.push(BucketUsage {
                 filter,
@@ -335,22 +420,11 @@ impl<'a> Scope<'a> {
         })
     }
 
-    fn aggregate(
-        &self,
-        charge: &Charge,
-        params: &AggregationParams,
-        bucket: usize,
-    ) -> Result<AggregationResult> {
+    /// A bucket's result from the stored events.
+    fn walk(&self, charge: &Charge, params: &AggregationParams) -> Result<AggregationResult> {
         let events = self
             .events
             .events(&self.subscription.external_id, &charge.metric_code);
-        if let Some(running) = self.running {
-            if let Some(result) =
-                running.result(self.subscription, charge, bucket, params, events)?
-            {
-                return Ok(result);
-            }
-        }
         aggregations::aggregate(events, params)
     }
 
