@@ -943,6 +943,62 @@ mod tests {
     /// build fails (a sum overflowing) is left out and reports the walk's error, the others
     /// unharmed.
     #[test]
+    fn unique_counts_built_together_equal_the_event_walk() {
+        // A value removed after it was added, the remove arriving first: none of it is left.
+        // Two unique-count buckets and a count on the code, built together.
+        let events = vec![
+            event(0, 300, json!({"v": "u", "operation_type": "remove"})),
+            event(1, 200, json!({"v": "u"})),
+            event(2, 250, json!({"v": "w"})),
+        ];
+        let window = Window {
+            from: DateTime::from_timestamp(100, 0).unwrap(),
+            to: DateTime::from_timestamp(1_000, 0).unwrap(),
+            charges_duration_days: Some(30),
+            timezone: crate::period::tz::Tz::UTC,
+        };
+        let params: Vec<AggregationParams> = [AggregationType::UniqueCount, AggregationType::Count]
+            .into_iter()
+            .chain([AggregationType::UniqueCount])
+            .map(|aggregation_type| {
+                let metric = BillableMetric {
+                    aggregation_type,
+                    field_name: Some("v".into()),
+                    recurring: false,
+                    rounding: None,
+                    filters: Vec::new(),
+                };
+                let mut params = AggregationParams::new(metric, window);
+                params.with_per_event_values = false;
+                params
+            })
+            .collect();
+        let charges: Vec<Charge> = (0..params.len())
+            .map(|n| {
+                let mut charge = test_charge();
+                charge.lago_id = format!("c{n}");
+                charge
+            })
+            .collect();
+        let needs: Vec<Need<'_>> = charges
+            .iter()
+            .zip(&params)
+            .map(|(c, p)| (c, 0, p))
+            .collect();
+        let cache = RunningCache::default();
+        cache.results(&test_subscription(), &needs, &events, |_, _| {});
+        for &(charge, bucket, params) in &needs {
+            let walked = aggregate(&events, params).unwrap();
+            let running = cache
+                .result(&test_subscription(), charge, bucket, params, &events)
+                .unwrap();
+            assert_eq!(running, Some(walked), "{}", charge.lago_id);
+        }
+        let unique = aggregate(&events, &params[0]).unwrap();
+        assert_eq!(unique.aggregation, Decimal::ONE, "only w is left");
+    }
+
+    #[test]
     fn buckets_built_together_equal_the_event_walk() {
         let events: Vec<Event> = (0..300)
             .map(|i| {
