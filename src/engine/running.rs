@@ -720,12 +720,7 @@ mod tests {
                 event(i, times[i], properties)
             })
             .collect();
-        let window = Window {
-            from: DateTime::from_timestamp(100, 0).unwrap(),
-            to: DateTime::from_timestamp(300, 0).unwrap(),
-            charges_duration_days: Some(30),
-            timezone: crate::period::tz::Tz::UTC,
-        };
+        let window = window(100, 300);
         let rounding = [
             None,
             Some(Rounding {
@@ -733,13 +728,7 @@ mod tests {
                 precision: 0,
             }),
         ];
-        for aggregation_type in [
-            AggregationType::Count,
-            AggregationType::Sum,
-            AggregationType::Max,
-            AggregationType::Latest,
-            AggregationType::UniqueCount,
-        ] {
+        for aggregation_type in KEPT_AGGREGATIONS {
             for rounding in rounding {
                 let metric = BillableMetric {
                     aggregation_type,
@@ -832,19 +821,8 @@ mod tests {
                 event(i, 50 + ((i * 7919) % 1_100) as i64, properties)
             })
             .collect();
-        let window = Window {
-            from: DateTime::from_timestamp(100, 0).unwrap(),
-            to: DateTime::from_timestamp(1_000, 0).unwrap(),
-            charges_duration_days: Some(30),
-            timezone: crate::period::tz::Tz::UTC,
-        };
-        for aggregation_type in [
-            AggregationType::Count,
-            AggregationType::Sum,
-            AggregationType::Max,
-            AggregationType::Latest,
-            AggregationType::UniqueCount,
-        ] {
+        let window = window(100, 1_000);
+        for aggregation_type in KEPT_AGGREGATIONS {
             let field = if aggregation_type == AggregationType::UniqueCount {
                 "u"
             } else {
@@ -882,12 +860,7 @@ mod tests {
         let events: Vec<Event> = (0..values.len())
             .map(|i| event(i, times[i], json!({"v": values[i]})))
             .collect();
-        let window = Window {
-            from: DateTime::from_timestamp(0, 0).unwrap(),
-            to: DateTime::from_timestamp(1_000, 0).unwrap(),
-            charges_duration_days: Some(30),
-            timezone: crate::period::tz::Tz::UTC,
-        };
+        let window = window(0, 1_000);
         let metric = BillableMetric {
             aggregation_type: AggregationType::Sum,
             field_name: Some("v".into()),
@@ -951,23 +924,12 @@ mod tests {
             event(1, 200, json!({"v": "u"})),
             event(2, 250, json!({"v": "w"})),
         ];
-        let window = Window {
-            from: DateTime::from_timestamp(100, 0).unwrap(),
-            to: DateTime::from_timestamp(1_000, 0).unwrap(),
-            charges_duration_days: Some(30),
-            timezone: crate::period::tz::Tz::UTC,
-        };
+        let window = window(100, 1_000);
         let params: Vec<AggregationParams> = [AggregationType::UniqueCount, AggregationType::Count]
             .into_iter()
             .chain([AggregationType::UniqueCount])
             .map(|aggregation_type| {
-                let metric = BillableMetric {
-                    aggregation_type,
-                    field_name: Some("v".into()),
-                    recurring: false,
-                    rounding: None,
-                    filters: Vec::new(),
-                };
+                let metric = metric_on(aggregation_type, "v");
                 let mut params = AggregationParams::new(metric, window);
                 params.with_per_event_values = false;
                 params
@@ -1015,28 +977,11 @@ mod tests {
                 event(i, 50 + ((i * 7919) % 1_100) as i64, properties)
             })
             .collect();
-        let window = Window {
-            from: DateTime::from_timestamp(100, 0).unwrap(),
-            to: DateTime::from_timestamp(1_000, 0).unwrap(),
-            charges_duration_days: Some(30),
-            timezone: crate::period::tz::Tz::UTC,
-        };
-        let aggregations = [
-            AggregationType::Count,
-            AggregationType::Sum,
-            AggregationType::Max,
-            AggregationType::Latest,
-            AggregationType::UniqueCount,
-        ];
+        let window = window(100, 1_000);
+        let aggregations = KEPT_AGGREGATIONS;
         let mut buckets = Vec::new();
         for (n, aggregation_type) in aggregations.into_iter().enumerate() {
-            let metric = BillableMetric {
-                aggregation_type,
-                field_name: Some("v".into()),
-                recurring: false,
-                rounding: None,
-                filters: Vec::new(),
-            };
+            let metric = metric_on(aggregation_type, "v");
             // Two charges of each aggregation, the second on another cloud.
             for (charge, cloud) in [("a", "aws"), ("b", "gcp")] {
                 let mut filtered = AggregationParams::new(metric.clone(), window);
@@ -1092,13 +1037,7 @@ mod tests {
         let events: Vec<Event> = (0..3)
             .map(|i| event(i, 200, json!({"v": huge, "cloud": "aws"})))
             .collect();
-        let metric = |aggregation_type| BillableMetric {
-            aggregation_type,
-            field_name: Some("v".into()),
-            recurring: false,
-            rounding: None,
-            filters: Vec::new(),
-        };
+        let metric = |aggregation_type| metric_on(aggregation_type, "v");
         let mut sum = AggregationParams::new(metric(AggregationType::Sum), window);
         sum.with_per_event_values = false;
         let mut count = AggregationParams::new(metric(AggregationType::Count), window);
@@ -1152,6 +1091,36 @@ mod tests {
             DateTime::from_timestamp(0, 0).unwrap(),
         )
         .unwrap()
+    }
+
+    /// A metric of this aggregation on property `field`, without rounding or filters.
+    fn metric_on(aggregation_type: AggregationType, field: &str) -> BillableMetric {
+        BillableMetric {
+            aggregation_type,
+            field_name: Some(field.into()),
+            recurring: false,
+            rounding: None,
+            filters: Vec::new(),
+        }
+    }
+
+    /// The aggregations kept as running states.
+    const KEPT_AGGREGATIONS: [AggregationType; 5] = [
+        AggregationType::Count,
+        AggregationType::Sum,
+        AggregationType::Max,
+        AggregationType::Latest,
+        AggregationType::UniqueCount,
+    ];
+
+    /// A 30-day window from `from` to `to` seconds, in UTC.
+    fn window(from: i64, to: i64) -> Window {
+        Window {
+            from: DateTime::from_timestamp(from, 0).unwrap(),
+            to: DateTime::from_timestamp(to, 0).unwrap(),
+            charges_duration_days: Some(30),
+            timezone: crate::period::tz::Tz::UTC,
+        }
     }
 
     fn test_charge() -> Charge {
