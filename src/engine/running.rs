@@ -612,12 +612,10 @@ impl RunningCache {
         if missing.is_empty() {
             return;
         }
-        let mut built: Vec<Entry> = Vec::with_capacity(missing.len());
-        let mut keys = Vec::with_capacity(missing.len());
-        for (at, key, entry) in missing {
-            keys.push((at, key));
-            built.push(entry);
-        }
+        let (keys, mut built): (Vec<(usize, Key)>, Vec<Entry>) = missing
+            .into_iter()
+            .map(|(at, key, entry)| ((at, key), entry))
+            .unzip();
         let outcomes = build_together(&mut built, events);
         for (((at, key), mut entry), outcome) in keys.into_iter().zip(built).zip(outcomes) {
             let Some(&(_, _, params)) = needs.get(at) else {
