@@ -28,6 +28,7 @@ use super::{
     partition, text, AggregationParams, AggregationResult, Breakdown, GroupResult, GroupValues,
     Row, Select, Store,
 };
+use crate::domain::event::PropertyLookup;
 use crate::engine::fast_hash::FastBuild;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
@@ -75,13 +76,7 @@ impl Operation {
 
     /// [`contribution`] of `operation` after this one.
     fn contribution(&self, operation: &[u8]) -> i64 {
-        if self.is(operation) {
-            0
-        } else if operation == ADD.as_bytes() {
-            1
-        } else {
-            -1
-        }
+        operation_value(self.is(operation), operation)
     }
 }
 
@@ -139,6 +134,21 @@ impl UniqueCountState {
         true
     }
 
+    /// [`UniqueCountState::add`] of an event by its properties: `field`'s text, and
+    /// `COALESCE(properties->>'operation_type', 'add')`.
+    pub fn add_event<P: PropertyLookup + ?Sized>(
+        &mut self,
+        properties: &P,
+        field: &str,
+        timestamp: DateTime<Utc>,
+        sequence: u64,
+    ) -> bool {
+        let value = text::property_bytes(properties, field);
+        let operation = text::property_bytes(properties, "operation_type");
+        let operation = operation.as_deref().unwrap_or(ADD.as_bytes());
+        self.add(value.as_deref(), operation, timestamp, sequence)
+    }
+
     /// The unique count so far.
     pub fn units(&self) -> Decimal {
         Decimal::from(self.total)
@@ -147,9 +157,14 @@ impl UniqueCountState {
 
 /// `operation_value_sql`: 0 when repeating the previous operation, else +1 (add) / −1 (other).
 pub fn contribution(previous_operation: &str, operation: &str) -> i64 {
-    if previous_operation == operation {
+    operation_value(previous_operation == operation, operation.as_bytes())
+}
+
+/// [`contribution`], given whether `operation` repeats the previous one.
+fn operation_value(repeated: bool, operation: &[u8]) -> i64 {
+    if repeated {
         0
-    } else if operation == ADD {
+    } else if operation == ADD.as_bytes() {
         1
     } else {
         -1
@@ -166,15 +181,8 @@ fn fold(rows: &[Row], field: &str) -> Decimal {
     let mut state = UniqueCountState::default();
     for row in rows {
         let sequence = u64::try_from(row.seq).unwrap_or(u64::MAX);
-        let properties = &row.event.properties;
-        let operation = text::property_bytes(properties, "operation_type");
         // Rows come in (timestamp, ingestion) order, so no add is refused.
-        let added = state.add(
-            text::property_bytes(properties, field).as_deref(),
-            operation.as_deref().unwrap_or(ADD.as_bytes()),
-            row.event.timestamp,
-            sequence,
-        );
+        let added = state.add_event(&row.event.properties, field, row.event.timestamp, sequence);
         debug_assert!(added);
     }
     state.units()

@@ -327,10 +327,7 @@ impl Entry {
         match (state, value) {
             (State::Count(state), _) => state.add(),
             (State::UniqueCount(state), _) => {
-                let value = text::property_bytes(&event.properties, &self.field);
-                let operation = text::property_bytes(&event.properties, "operation_type");
-                let operation = operation.as_deref().unwrap_or(unique_count::ADD.as_bytes());
-                if !state.add(value.as_deref(), operation, event.timestamp, sequence) {
+                if !state.add_event(&event.properties, &self.field, event.timestamp, sequence) {
                     self.stale = true;
                 }
             }
