@@ -38,12 +38,34 @@ impl Event {
 }
 
 /// An event's properties: each key once, in the order they came (as the JSON object printed
-/// back). A boxed slice searched in order rather than a hash map: an event has a few
-/// properties, and a map's index table, hashing and spare capacity cost more memory and time
-/// per stored event than the search (an event with very many properties pays a linear search
-/// per key read). Keys are shared text: the events of a request repeat the same few.
+/// back). Searched in order rather than through a hash map: an event has a few properties, and a
+/// map's index table, hashing and spare capacity cost more memory and time per stored event than
+/// the search (an event with very many properties pays a linear search per key read). Keys are
+/// shared text: the events of a request repeat the same few.
 #[derive(Debug, Clone, Default)]
-pub struct Properties(Box<[(Arc<str>, PropertyValue)]>);
+pub struct Properties(PropertiesRepr);
+
+/// A property: its shared key and its value.
+type Pair = (Arc<str>, PropertyValue);
+
+/// Properties an event holds in itself: most events have one to three.
+const PROPERTIES_INLINE: usize = 3;
+
+/// Up to [`PROPERTIES_INLINE`] pairs are held in the event itself: no allocation per event on
+/// ingestion, and a query walking the events reads them where it reads the event (a separate
+/// allocation per event was a cache miss per event read). More are one allocation.
+#[derive(Debug, Clone)]
+enum PropertiesRepr {
+    /// The pairs from the front, then `None`s.
+    Inline([Option<Pair>; PROPERTIES_INLINE]),
+    Boxed(Box<[Pair]>),
+}
+
+impl Default for PropertiesRepr {
+    fn default() -> Self {
+        PropertiesRepr::Inline(Default::default())
+    }
+}
 
 /// One property's value, smaller than a `Value` (a third of its size): strings and numbers by
 /// their text, arrays and objects boxed. Short strings are held inline, longer ones shared (the
@@ -99,9 +121,12 @@ impl From<Value> for PropertyValue {
 /// (10 in WASM, 18 on 64 bits): a [`Text`] is no larger than the shared form and its tag.
 const TEXT_INLINE: usize = std::mem::size_of::<Arc<str>>() + 2;
 
-// A property value is four words (16 bytes in WASM): an event's properties are one allocation of
-// these and their shared keys.
+// A property value is four words (16 bytes in WASM), a pair six (24): three pairs held in an event
+// take 76 bytes in WASM with their tag.
 const _: () = assert!(std::mem::size_of::<PropertyValue>() <= 4 * std::mem::size_of::<usize>());
+const _: () = assert!(
+    std::mem::size_of::<Properties>() <= (6 * PROPERTIES_INLINE + 1) * std::mem::size_of::<usize>()
+);
 
 /// A property's string: inline when short (amounts, regions, short ids: no allocation per event,
 /// and read where the property is), else shared text.
@@ -213,31 +238,56 @@ impl Properties {
     }
 
     /// Pairs whose keys the caller checked are distinct.
-    pub(crate) fn from_distinct(pairs: Box<[(Arc<str>, PropertyValue)]>) -> Self {
-        Properties(pairs)
+    pub(crate) fn from_distinct(pairs: impl ExactSizeIterator<Item = Pair>) -> Self {
+        if pairs.len() > PROPERTIES_INLINE {
+            return Properties(PropertiesRepr::Boxed(pairs.collect()));
+        }
+        let mut inline: [Option<Pair>; PROPERTIES_INLINE] = Default::default();
+        for (slot, pair) in inline.iter_mut().zip(pairs) {
+            *slot = Some(pair);
+        }
+        Properties(PropertiesRepr::Inline(inline))
+    }
+
+    /// The pairs in their order.
+    fn pairs(&self) -> impl Iterator<Item = &Pair> {
+        let (inline, boxed) = match &self.0 {
+            PropertiesRepr::Inline(inline) => (inline.as_slice(), [].as_slice()),
+            PropertiesRepr::Boxed(boxed) => ([].as_slice(), &**boxed),
+        };
+        inline.iter().map_while(Option::as_ref).chain(boxed)
     }
 
     /// The value of a key.
     pub fn get(&self, key: &str) -> Option<&PropertyValue> {
-        self.0
-            .iter()
-            .find(|(k, _)| same_text(k, key))
-            .map(|(_, v)| v)
+        // Each form searched by its own loop: read for every event a query walks, this is
+        // fewer instructions than `pairs()`'s chained iterators.
+        let same_key = |(k, _): &&Pair| same_text(k, key);
+        let found = match &self.0 {
+            PropertiesRepr::Inline(inline) => {
+                inline.iter().map_while(Option::as_ref).find(same_key)
+            }
+            PropertiesRepr::Boxed(boxed) => boxed.iter().find(same_key),
+        };
+        found.map(|(_, v)| v)
     }
 
     /// Number of properties.
     pub fn len(&self) -> usize {
-        self.0.len()
+        match &self.0 {
+            PropertiesRepr::Inline(inline) => inline.iter().take_while(|p| p.is_some()).count(),
+            PropertiesRepr::Boxed(boxed) => boxed.len(),
+        }
     }
 
     /// True when there is no property.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
 
     /// The properties in their order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &PropertyValue)> {
-        self.0.iter().map(|(k, v)| (&**k, v))
+        self.pairs().map(|(k, v)| (&**k, v))
     }
 
     /// As a JSON object.
@@ -252,8 +302,7 @@ impl From<Map<String, Value>> for Properties {
     fn from(map: Map<String, Value>) -> Self {
         Properties::from_distinct(
             map.into_iter()
-                .map(|(k, v)| (Arc::from(k), PropertyValue::from(v)))
-                .collect(),
+                .map(|(k, v)| (Arc::from(k), PropertyValue::from(v))),
         )
     }
 }
@@ -265,7 +314,7 @@ impl PartialEq for Properties {
             return false;
         }
         // The usual case, one order: pairwise. Else by sorted keys (each key is there once).
-        if self.0 == other.0 {
+        if self.pairs().eq(other.pairs()) {
             return true;
         }
         sorted_pairs(self) == sorted_pairs(other)
@@ -385,6 +434,35 @@ mod tests {
                 properties.get(key).map(PropertyValue::to_value).as_ref(),
                 Some(value)
             );
+        }
+    }
+
+    #[test]
+    fn properties_held_inline_or_boxed_read_back_in_order() {
+        for count in 0..=PROPERTIES_INLINE + 2 {
+            let map: Map<String, Value> = (0..count)
+                .map(|i| (format!("k{i}"), Value::from(format!("v{i}"))))
+                .collect();
+            let properties = Properties::from(map.clone());
+            let boxed = matches!(properties.0, PropertiesRepr::Boxed(_));
+            assert_eq!(boxed, count > PROPERTIES_INLINE, "{count}");
+            assert_eq!(properties.len(), count);
+            assert_eq!(properties.is_empty(), count == 0);
+            assert_eq!(properties.to_map(), map);
+            let keys: Vec<&str> = properties.iter().map(|(k, _)| k).collect();
+            let expected: Vec<&str> = map.keys().map(String::as_str).collect();
+            assert_eq!(keys, expected);
+            for (key, value) in &map {
+                assert_eq!(
+                    properties.get(key).map(PropertyValue::to_value).as_ref(),
+                    Some(value)
+                );
+            }
+            assert_eq!(properties.get("absent"), None);
+            assert_eq!(properties.get(&format!("k{count}")), None);
+            // The same object, reversed: equal whatever the form.
+            let reversed: Map<String, Value> = map.into_iter().rev().collect();
+            assert_eq!(properties, Properties::from(reversed));
         }
     }
 

@@ -1118,17 +1118,13 @@ impl Interner {
 
     /// A JSON object's properties, keys shared.
     fn properties(&mut self, map: Map<String, Value>) -> Properties {
-        Properties::from_distinct(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let value = match v {
-                        Value::String(text) => PropertyValue::String(self.value(&text)),
-                        other => PropertyValue::from(other),
-                    };
-                    (self.get(&k), value)
-                })
-                .collect(),
-        )
+        Properties::from_distinct(map.into_iter().map(|(k, v)| {
+            let value = match v {
+                Value::String(text) => PropertyValue::String(self.value(&text)),
+                other => PropertyValue::from(other),
+            };
+            (self.get(&k), value)
+        }))
     }
 }
 
@@ -1311,9 +1307,10 @@ impl<'a> Cursor<'a> {
                 }
             }
         }
-        // One allocation of the exact size (the scratch list keeps its capacity for the next line).
-        let pairs = interner.pairs.drain(..).collect();
-        Some(RawProperties::Ready(Properties::from_distinct(pairs)))
+        // The scratch list keeps its capacity for the next line.
+        Some(RawProperties::Ready(Properties::from_distinct(
+            interner.pairs.drain(..),
+        )))
     }
 }
 
