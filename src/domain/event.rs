@@ -76,8 +76,10 @@ pub enum PropertyValue {
     Null,
     /// `true` or `false`.
     Bool(bool),
-    /// A number, by its JSON text (as serde_json's `arbitrary_precision` keeps it).
-    Number(Number),
+    /// A number, by its JSON text (as serde_json's `arbitrary_precision` keeps it), held like a
+    /// string: inline when short, so a query reads it where it reads the event (a `Number` is a
+    /// `String`, an allocation per event and a cache miss per event read).
+    Number(Text),
     /// A string.
     String(Text),
     /// An array or an object.
@@ -90,7 +92,7 @@ impl PropertyValue {
         match self {
             PropertyValue::Null => Value::Null,
             PropertyValue::Bool(flag) => Value::Bool(*flag),
-            PropertyValue::Number(number) => Value::Number(number.clone()),
+            PropertyValue::Number(text) => number_value(text),
             PropertyValue::String(text) => Value::String(text.to_string()),
             PropertyValue::Other(value) => (**value).clone(),
         }
@@ -105,12 +107,18 @@ impl PropertyValue {
     }
 }
 
+/// A number's JSON value from its text: the text came from a JSON number, so it reads back as
+/// one, with the same text.
+fn number_value(text: &Text) -> Value {
+    text.parse::<Number>().map_or(Value::Null, Value::Number)
+}
+
 impl From<Value> for PropertyValue {
     fn from(value: Value) -> Self {
         match value {
             Value::Null => PropertyValue::Null,
             Value::Bool(flag) => PropertyValue::Bool(flag),
-            Value::Number(number) => PropertyValue::Number(number),
+            Value::Number(number) => PropertyValue::Number(Text::from(number.as_str())),
             Value::String(text) => PropertyValue::String(Text::from(text.as_str())),
             other => PropertyValue::Other(Box::new(other)),
         }
@@ -224,7 +232,7 @@ impl Serialize for PropertyValue {
         match self {
             PropertyValue::Null => serializer.serialize_unit(),
             PropertyValue::Bool(flag) => serializer.serialize_bool(*flag),
-            PropertyValue::Number(number) => number.serialize(serializer),
+            PropertyValue::Number(text) => number_value(text).serialize(serializer),
             PropertyValue::String(text) => serializer.serialize_str(text),
             PropertyValue::Other(value) => value.serialize(serializer),
         }

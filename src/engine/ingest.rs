@@ -50,7 +50,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
@@ -241,8 +241,10 @@ enum RawProperties<'a> {
     Missing,
     Null,
     Object(Cow<'a, Map<String, Value>>),
-    /// Read by the fast reader, keys checked distinct.
-    Ready(Properties),
+    /// Read by the fast reader into the interner's scratch list, keys checked distinct. The
+    /// event's properties are built from it where the event is: moved from the reader to the
+    /// event, three pairs held inline took five copies.
+    Scratch,
     Other,
 }
 
@@ -333,7 +335,7 @@ fn validate<'a>(
     let properties = match raw.properties {
         RawProperties::Missing | RawProperties::Null => Ok(Properties::new()),
         RawProperties::Object(map) => Ok(interner.properties(map.into_owned())),
-        RawProperties::Ready(properties) => Ok(properties),
+        RawProperties::Scratch => Ok(Properties::from_distinct(interner.pairs.drain(..))),
         RawProperties::Other => Err("value_is_invalid"),
     };
     let precise_total_amount_cents = amount_cents(&raw.precise_total_amount_cents);
@@ -1307,10 +1309,7 @@ impl<'a> Cursor<'a> {
                 }
             }
         }
-        // The scratch list keeps its capacity for the next line.
-        Some(RawProperties::Ready(Properties::from_distinct(
-            interner.pairs.drain(..),
-        )))
+        Some(RawProperties::Scratch)
     }
 }
 
@@ -1349,12 +1348,12 @@ fn integer(text: &str) -> Option<PropertyValue> {
     if text.contains('.') || text == "-0" {
         return None;
     }
-    let number = if text.starts_with('-') {
-        text.parse::<i64>().ok().map(Number::from)
+    let fits = if text.starts_with('-') {
+        text.parse::<i64>().is_ok()
     } else {
-        text.parse::<u64>().ok().map(Number::from)
+        text.parse::<u64>().is_ok()
     };
-    number.map(PropertyValue::Number)
+    fits.then(|| PropertyValue::Number(Text::from(text)))
 }
 
 // --------------------------------------------------------------------------------------------
