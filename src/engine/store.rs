@@ -243,14 +243,17 @@ impl EventStore {
     /// Stores events whose transaction ids [`claim`](Self::claim) took, in order.
     pub fn push_claimed(&mut self, events: Vec<Event>) {
         self.len += events.len();
-        let mut events = events.into_iter().peekable();
-        while let Some(first) = events.next() {
+        // Runs measured first, then each event moved once: a `Peekable` moved each one through
+        // its peeked slot too.
+        let runs: Vec<usize> = subscription_runs(&events).map(<[Event]>::len).collect();
+        let mut events = events.into_iter();
+        for length in runs {
+            let Some(first) = events.as_slice().first() else {
+                break;
+            };
             let id = Arc::clone(&first.external_subscription_id);
             let subscription = self.subscription_mut(&id);
-            subscription.push(first);
-            while let Some(event) =
-                events.next_if(|event| same_shared(&event.external_subscription_id, &id))
-            {
+            for event in events.by_ref().take(length) {
                 subscription.push(event);
             }
         }
