@@ -134,10 +134,9 @@ impl EventStore {
                 continue;
             };
             let subscription = self.subscription_mut(&first.external_subscription_id);
-            claimed.extend(
-                run.iter()
-                    .map(|event| subscription.transaction_ids.insert(&event.transaction_id)),
-            );
+            subscription
+                .transaction_ids
+                .insert_each(run.iter().map(|event| &event.transaction_id), &mut claimed);
         }
         claimed
     }

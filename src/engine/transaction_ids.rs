@@ -72,6 +72,20 @@ impl<const INDEXED: usize> TransactionIds<INDEXED> {
         self.insert_hashed(hash_text(id), id)
     }
 
+    /// Adds ids in order, pushing to `new` whether each was. The hashes come first: the inserts
+    /// that follow are short and independent, and the processor overlaps their waits on memory.
+    pub(super) fn insert_each<'a>(
+        &mut self,
+        ids: impl Iterator<Item = &'a Arc<str>> + Clone,
+        new: &mut Vec<bool>,
+    ) {
+        let hashes: Vec<u64> = ids.clone().map(|id| hash_text(id)).collect();
+        new.extend(
+            ids.zip(hashes)
+                .map(|(id, hash)| self.insert_hashed(hash, id)),
+        );
+    }
+
     pub(super) fn contains(&self, id: &str) -> bool {
         self.contains_hashed(hash_text(id), id)
     }
