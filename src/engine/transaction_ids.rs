@@ -448,6 +448,20 @@ mod tests {
         assert_eq!(ids.len(), 5);
     }
 
+    #[test]
+    fn a_run_of_ids_is_inserted_in_order() {
+        let mut ids = TransactionIds::<{ u32::MAX as usize }>::default();
+        let [a, b, c]: [Arc<str>; 3] = ["a".into(), "b".into(), "c".into()];
+        assert!(ids.insert(&b));
+        let mut new = vec![true];
+        ids.insert_each([&a, &b, &c, &a, &c].into_iter(), &mut new);
+        assert_eq!(new, [true, true, false, true, false, false]);
+        ids.insert_each(std::iter::empty(), &mut new);
+        assert_eq!(new.len(), 6);
+        ids.check(hash_text);
+        assert_eq!(ids.len(), 3);
+    }
+
     #[derive(Debug, Clone)]
     enum Step {
         Insert(u16),
