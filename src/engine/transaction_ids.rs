@@ -2,20 +2,18 @@
 //! external_subscription_id, transaction_id)`).
 //!
 //! A bulk ingestion inserts one id per event, most of them new and random (UUIDs); at a million
-//! ids the set is far past the caches and an insert costs its wait on memory. What a new id reads
-//! is one byte per slot, in a dense list of tags (2 MB at a million ids) that stays in the
-//! caches better than the slots it stands for:
+//! ids the set is far past the caches and an insert costs its waits on memory. A general hash
+//! table (hashbrown) waited twice per new id, on its control bytes and then on its bucket. Here a
+//! new id reads one run of slots, mostly inside one 64-byte line, and is appended to a list:
 //!
-//! - `tags`: open addressing with linear probing over a power of two of slots, a byte of each
-//!   id's hash (never 0; 0: empty).
-//! - `slots`: for each tag, its id's fingerprint (the high 32 bits of its hash) above its index
-//!   in `ids` plus 1; written by an insert, read when a tag matches. A slot's home is its
-//!   fingerprint's top bits, so growing moves slots without reading an id, and writes the new
-//!   slots nearly in order.
-//! - `ids`: the ids in insertion order, read when a fingerprint matches.
+//! - `slots`: open addressing with linear probing over a power of two of 8-byte slots, each an
+//!   id's fingerprint (the high 32 bits of its hash) above its index + 1 in `ids` (0: empty). A
+//!   slot's home is its fingerprint's top bits, so growing moves slots without reading an id, and
+//!   writes the new slots nearly in order.
+//! - `ids`: the ids in insertion order. An id's text is read only when its fingerprint matches.
 //!
-//! Per id: 8 bytes of `ids` (16 native) and 9 bytes per slot at a load between a quarter and a
-//! half, when the lists are full; the ids' texts are the events'.
+//! Per id: 8 bytes of `ids` (16 native) and 8 bytes per slot at a load between a quarter and a
+//! half, when both lists are full; the ids' texts are the events'.
 
 use super::fast_hash::hash_text;
 use crate::domain::event::same_text;
@@ -30,13 +28,10 @@ const MAX_LOAD_EIGHTHS: usize = 4;
 
 const EMPTY: u64 = 0;
 
-const EMPTY_TAG: u8 = 0;
-
 /// The ids of a subscription. A slot's index is 32 bits: past `INDEXED` ids (a parameter so
 /// that tests get there), ids are kept in a list searched one by one.
 #[derive(Debug, Clone, Default)]
 pub(super) struct TransactionIds<const INDEXED: usize = { u32::MAX as usize }> {
-    tags: Vec<u8>,
     slots: Vec<u64>,
     ids: Vec<Arc<str>>,
     /// Ids past the first `INDEXED`: only a native build with four billion ids of one
@@ -52,11 +47,6 @@ enum Place {
 
 fn fingerprint(hash: u64) -> u32 {
     (hash >> 32) as u32
-}
-
-/// Bits of the hash apart from the fingerprint's: ids with one home mostly differ here.
-fn tag(hash: u64) -> u8 {
-    (hash as u8).max(1)
 }
 
 fn slot_fingerprint(slot: u64) -> u32 {
@@ -112,7 +102,7 @@ impl<const INDEXED: usize> TransactionIds<INDEXED> {
 
     pub(super) fn insert_hashed(&mut self, hash: u64, id: &Arc<str>) -> bool {
         let fingerprint = fingerprint(hash);
-        let free = match self.find(hash, id) {
+        let free = match self.find(fingerprint, id) {
             Some(Place::Held(_)) => return false,
             Some(Place::Free(at)) => Some(at),
             None => None,
@@ -133,10 +123,8 @@ impl<const INDEXED: usize> TransactionIds<INDEXED> {
                 self.free_slot(fingerprint)
             }
         };
-        let place = free.and_then(|at| Some((self.tags.get_mut(at)?, self.slots.get_mut(at)?)));
-        match place {
-            Some((held_tag, slot)) => {
-                *held_tag = tag(hash);
+        match free.and_then(|at| self.slots.get_mut(at)) {
+            Some(slot) => {
                 *slot = u64::from(fingerprint) << 32 | u64::from(position);
                 self.ids.push(Arc::clone(id));
             }
@@ -147,7 +135,7 @@ impl<const INDEXED: usize> TransactionIds<INDEXED> {
     }
 
     pub(super) fn contains_hashed(&self, hash: u64, id: &str) -> bool {
-        matches!(self.find(hash, id), Some(Place::Held(_))) || self.in_beyond(id)
+        matches!(self.find(fingerprint(hash), id), Some(Place::Held(_))) || self.in_beyond(id)
     }
 
     pub(super) fn remove_with(&mut self, id: &str, hash_of: impl Fn(&str) -> u64) {
@@ -155,7 +143,7 @@ impl<const INDEXED: usize> TransactionIds<INDEXED> {
             self.beyond.swap_remove(at);
             return;
         }
-        let Some(Place::Held(at)) = self.find(hash_of(id), id) else {
+        let Some(Place::Held(at)) = self.find(fingerprint(hash_of(id)), id) else {
             return;
         };
         let Some(index) = self.id_index(at) else {
@@ -187,17 +175,21 @@ impl<const INDEXED: usize> TransactionIds<INDEXED> {
     }
 
     /// Searches the id's run of slots. `None` when there are no slots.
-    fn find(&self, hash: u64, id: &str) -> Option<Place> {
-        let (fingerprint, tag) = (fingerprint(hash), tag(hash));
-        let mask = self.tags.len().wrapping_sub(1);
-        let mut at = home(fingerprint, self.tags.len());
+    fn find(&self, fingerprint: u32, id: &str) -> Option<Place> {
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut at = home(fingerprint, self.slots.len());
         // Bounded, though an empty slot always ends the run (the load stays below 1).
-        for _ in 0..self.tags.len() {
-            let held = *self.tags.get(at)?;
-            if held == EMPTY_TAG {
+        for _ in 0..self.slots.len() {
+            let slot = *self.slots.get(at)?;
+            if slot == EMPTY {
                 return Some(Place::Free(at));
             }
-            if held == tag && self.holds(at, fingerprint, id) {
+            if slot_fingerprint(slot) == fingerprint
+                && self
+                    .id_index(at)
+                    .and_then(|index| self.ids.get(index))
+                    .is_some_and(|held| same_text(held, id))
+            {
                 return Some(Place::Held(at));
             }
             at = (at + 1) & mask;
@@ -205,22 +197,12 @@ impl<const INDEXED: usize> TransactionIds<INDEXED> {
         None
     }
 
-    fn holds(&self, at: usize, fingerprint: u32, id: &str) -> bool {
-        self.slots
-            .get(at)
-            .is_some_and(|&slot| slot_fingerprint(slot) == fingerprint)
-            && self
-                .id_index(at)
-                .and_then(|index| self.ids.get(index))
-                .is_some_and(|held| same_text(held, id))
-    }
-
     /// The first empty slot of a fingerprint's run.
     fn free_slot(&self, fingerprint: u32) -> Option<usize> {
-        let mask = self.tags.len().wrapping_sub(1);
-        let mut at = home(fingerprint, self.tags.len());
-        for _ in 0..self.tags.len() {
-            if *self.tags.get(at)? == EMPTY_TAG {
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut at = home(fingerprint, self.slots.len());
+        for _ in 0..self.slots.len() {
+            if *self.slots.get(at)? == EMPTY {
                 return Some(at);
             }
             at = (at + 1) & mask;
@@ -241,21 +223,13 @@ impl<const INDEXED: usize> TransactionIds<INDEXED> {
     /// Twice the slots; the slots move by their fingerprint alone.
     fn grow(&mut self) {
         let size = (self.slots.len() * 2).max(FIRST_SLOTS);
-        let old_tags = std::mem::replace(&mut self.tags, vec![EMPTY_TAG; size]);
-        let old_slots = std::mem::replace(&mut self.slots, vec![EMPTY; size]);
-        for (tag, slot) in old_tags.into_iter().zip(old_slots) {
-            if tag == EMPTY_TAG {
-                continue;
-            }
+        let old = std::mem::replace(&mut self.slots, vec![EMPTY; size]);
+        for slot in old.into_iter().filter(|&slot| slot != EMPTY) {
             if let Some(at) = self.free_slot(slot_fingerprint(slot)) {
-                self.set(at, tag, slot);
+                if let Some(free) = self.slots.get_mut(at) {
+                    *free = slot;
+                }
             }
-        }
-    }
-
-    fn set(&mut self, at: usize, tag: u8, slot: u64) {
-        if let (Some(held_tag), Some(held)) = (self.tags.get_mut(at), self.slots.get_mut(at)) {
-            (*held_tag, *held) = (tag, slot);
         }
     }
 
@@ -266,21 +240,25 @@ impl<const INDEXED: usize> TransactionIds<INDEXED> {
         let mask = size.wrapping_sub(1);
         let mut next = (hole + 1) & mask;
         for _ in 0..size {
-            let (Some(&tag), Some(&slot)) = (self.tags.get(next), self.slots.get(next)) else {
+            let Some(&slot) = self.slots.get(next) else {
                 return;
             };
-            if tag == EMPTY_TAG {
+            if slot == EMPTY {
                 break;
             }
             let home = home(slot_fingerprint(slot), size);
             // The slot may move back to the hole when the hole is not before its home.
             if next.wrapping_sub(home) & mask >= next.wrapping_sub(hole) & mask {
-                self.set(hole, tag, slot);
+                if let Some(emptied) = self.slots.get_mut(hole) {
+                    *emptied = slot;
+                }
                 hole = next;
             }
             next = (next + 1) & mask;
         }
-        self.set(hole, EMPTY_TAG, EMPTY);
+        if let Some(emptied) = self.slots.get_mut(hole) {
+            *emptied = EMPTY;
+        }
     }
 }
 
@@ -295,9 +273,6 @@ mod tests {
         fn check(&self, hash_of: impl Fn(&str) -> u64) {
             let size = self.slots.len();
             assert!(size == 0 || size.is_power_of_two());
-            assert_eq!(self.tags.len(), size);
-            let mut empty_tags = self.slots.iter().zip(&self.tags);
-            assert!(empty_tags.all(|(&slot, &tag)| (slot == EMPTY) == (tag == EMPTY_TAG)));
             assert!(self.ids.len() <= size / 8 * MAX_LOAD_EIGHTHS);
             let mut seen = vec![false; self.ids.len()];
             for (at, &slot) in self.slots.iter().enumerate() {
@@ -306,10 +281,8 @@ mod tests {
                 }
                 let index = self.id_index(at).unwrap();
                 assert!(!std::mem::replace(&mut seen[index], true));
-                let hash = hash_of(&self.ids[index]);
-                let fingerprint = fingerprint(hash);
+                let fingerprint = fingerprint(hash_of(&self.ids[index]));
                 assert_eq!(slot_fingerprint(slot), fingerprint);
-                assert_eq!(self.tags[at], tag(hash));
                 let mut from = home(fingerprint, size);
                 while from != at {
                     assert_ne!(self.slots[from], EMPTY);
