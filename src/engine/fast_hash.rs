@@ -61,6 +61,30 @@ pub fn hash_text(text: &str) -> u64 {
     FastBuild::default().hash_one(text)
 }
 
+/// `HashMap` builder for keys that are already hashes ([`hash_text`]): the key is the hash.
+pub type HashedBuild = BuildHasherDefault<PassThrough>;
+
+/// See [`HashedBuild`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed here; any other key still gets a hash.
+        let mut hasher = FastHasher(self.0);
+        hasher.write(bytes);
+        self.0 = hasher.finish();
+    }
+
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,6 @@ pub mod projection;
 pub mod render;
 pub mod running;
 pub mod store;
-mod transaction_ids;
 pub mod usage;
 
 use crate::aggregations::filters::FilterValues;

@@ -7,14 +7,89 @@
 //! A bulk text's events come in runs of one subscription: claiming and storing look the
 //! subscription up once per run, not once per event.
 
-use super::transaction_ids::TransactionIds;
+use super::fast_hash::{hash_text, HashedBuild};
 use crate::domain::event::{same_text, Event};
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Codes of a subscription searched one by one (lengths compared first: codes differ in length
 /// more often than not); past them, a binary search.
 const CODES_SCANNED: usize = 16;
+
+/// The transaction ids of a subscription, by their hash. A table of ids would hash them again
+/// each time it grows, reading every id (each its own allocation): in WASM that rehash, waiting
+/// on memory, took a tenth of a bulk ingestion. This one moves the hashes, and reads an id only
+/// when its hash is already there.
+#[derive(Debug, Clone, Default)]
+struct TransactionIds {
+    by_hash: HashMap<u64, Arc<str>, HashedBuild>,
+    /// Ids whose hash another id of the subscription has (possible, never seen in practice).
+    collided: Vec<Arc<str>>,
+}
+
+impl TransactionIds {
+    /// Adds an id: false when it is there already.
+    fn insert(&mut self, id: &Arc<str>) -> bool {
+        self.insert_hashed(hash_text(id), id)
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.contains_hashed(hash_text(id), id)
+    }
+
+    fn remove(&mut self, id: &str) {
+        self.remove_with(id, hash_text);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    // The same, given the hash function (tests make every id collide).
+
+    fn insert_hashed(&mut self, hash: u64, id: &Arc<str>) -> bool {
+        match self.by_hash.entry(hash) {
+            Entry::Vacant(slot) => {
+                slot.insert(Arc::clone(id));
+                true
+            }
+            Entry::Occupied(held) => {
+                if same_text(held.get(), id) || self.collided.iter().any(|c| same_text(c, id)) {
+                    return false;
+                }
+                self.collided.push(Arc::clone(id));
+                true
+            }
+        }
+    }
+
+    fn contains_hashed(&self, hash: u64, id: &str) -> bool {
+        self.by_hash.get(&hash).is_some_and(|held| {
+            same_text(held, id) || self.collided.iter().any(|c| same_text(c, id))
+        })
+    }
+
+    fn remove_with(&mut self, id: &str, hash_of: impl Fn(&str) -> u64) {
+        if let Some(at) = self.collided.iter().position(|c| same_text(c, id)) {
+            self.collided.swap_remove(at);
+            return;
+        }
+        let hash = hash_of(id);
+        if self
+            .by_hash
+            .get(&hash)
+            .is_some_and(|held| same_text(held, id))
+        {
+            self.by_hash.remove(&hash);
+            // An id that shared the hash takes its place (every collided id has a held one).
+            if let Some(at) = self.collided.iter().position(|c| hash_of(c) == hash) {
+                let moved = self.collided.swap_remove(at);
+                self.by_hash.insert(hash, moved);
+            }
+        }
+    }
+}
 
 /// The events of one `external_subscription_id`.
 #[derive(Debug, Clone, Default)]
@@ -134,9 +209,10 @@ impl EventStore {
                 continue;
             };
             let subscription = self.subscription_mut(&first.external_subscription_id);
-            subscription
-                .transaction_ids
-                .insert_each(run.iter().map(|event| &event.transaction_id), &mut claimed);
+            claimed.extend(
+                run.iter()
+                    .map(|event| subscription.transaction_ids.insert(&event.transaction_id)),
+            );
         }
         claimed
     }
@@ -303,5 +379,27 @@ mod tests {
             store.find("u3").map(|e| &*e.external_subscription_id),
             Some("a")
         );
+    }
+
+    #[test]
+    fn transaction_ids_with_one_hash_are_told_apart() {
+        let same = |_: &str| 7;
+        let mut ids = TransactionIds::default();
+        let [a, b, c]: [Arc<str>; 3] = ["a".into(), "b".into(), "c".into()];
+        assert!(ids.insert_hashed(7, &a) && ids.insert_hashed(7, &b) && ids.insert_hashed(7, &c));
+        assert!(!ids.insert_hashed(7, &b) && !ids.insert_hashed(7, &a));
+        assert!(["a", "b", "c"].iter().all(|id| ids.contains_hashed(7, id)));
+        assert!(!ids.contains_hashed(7, "d") && !ids.contains_hashed(8, "a"));
+        ids.remove_with("a", same); // the held one: a collided one takes its place
+        assert!(!ids.contains_hashed(7, "a"));
+        assert!(ids.contains_hashed(7, "b") && ids.contains_hashed(7, "c"));
+        ids.remove_with("c", same);
+        ids.remove_with("d", same);
+        assert!(ids.contains_hashed(7, "b") && !ids.contains_hashed(7, "c"));
+        ids.remove_with("b", same);
+        assert!(ids.is_empty() && ids.collided.is_empty());
+        assert!(ids.insert(&a) && ids.contains("a") && !ids.insert(&a));
+        ids.remove("a");
+        assert!(ids.is_empty() && !ids.contains("a"));
     }
 }
