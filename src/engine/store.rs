@@ -34,6 +34,21 @@ impl TransactionIds {
         self.insert_hashed(hash_text(id), id)
     }
 
+    /// Adds ids in order, pushing to `new` whether each was. The hashes come first: the inserts
+    /// that follow are short and independent, and the processor overlaps their waits on the
+    /// table's memory (at a million ids, far past the caches).
+    fn insert_each<'a>(
+        &mut self,
+        ids: impl Iterator<Item = &'a Arc<str>> + Clone,
+        new: &mut Vec<bool>,
+    ) {
+        let hashes: Vec<u64> = ids.clone().map(|id| hash_text(id)).collect();
+        new.extend(
+            ids.zip(hashes)
+                .map(|(id, hash)| self.insert_hashed(hash, id)),
+        );
+    }
+
     fn contains(&self, id: &str) -> bool {
         self.contains_hashed(hash_text(id), id)
     }
@@ -209,10 +224,9 @@ impl EventStore {
                 continue;
             };
             let subscription = self.subscription_mut(&first.external_subscription_id);
-            claimed.extend(
-                run.iter()
-                    .map(|event| subscription.transaction_ids.insert(&event.transaction_id)),
-            );
+            subscription
+                .transaction_ids
+                .insert_each(run.iter().map(|event| &event.transaction_id), &mut claimed);
         }
         claimed
     }
@@ -297,6 +311,8 @@ impl EventStore {
 mod tests {
     use super::*;
     use crate::domain::event::Properties;
+    use proptest::prelude::*;
+    use std::collections::HashSet;
 
     fn event(subscription: &str, transaction: &str) -> Event {
         Event {
@@ -404,5 +420,75 @@ mod tests {
         assert!(ids.insert(&a) && ids.contains("a") && !ids.insert(&a));
         ids.remove("a");
         assert!(ids.is_empty() && !ids.contains("a"));
+    }
+
+    #[test]
+    fn a_run_of_ids_is_inserted_in_order() {
+        let mut ids = TransactionIds::default();
+        let [a, b, c]: [Arc<str>; 3] = ["a".into(), "b".into(), "c".into()];
+        assert!(ids.insert(&b));
+        let mut new = vec![true];
+        ids.insert_each([&a, &b, &c, &a, &c].into_iter(), &mut new);
+        assert_eq!(new, [true, true, false, true, false, false]);
+        ids.insert_each(std::iter::empty(), &mut new);
+        assert_eq!(new.len(), 6);
+        assert!(["a", "b", "c"].iter().all(|id| ids.contains(id)));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Insert(u16),
+        Contains(u16),
+        Remove(u16),
+    }
+
+    fn steps() -> impl Strategy<Value = Vec<Step>> {
+        // Up to 300 ids: several growths of the table, removals among many.
+        let step = prop_oneof![
+            4 => (0..300_u16).prop_map(Step::Insert),
+            2 => (0..300_u16).prop_map(Step::Contains),
+            1 => (0..300_u16).prop_map(Step::Remove),
+        ];
+        prop::collection::vec(step, 0..1500)
+    }
+
+    fn follows_a_set(steps: &[Step], hash_of: impl Fn(&str) -> u64) {
+        let mut ids = TransactionIds::default();
+        let mut model = HashSet::new();
+        for step in steps {
+            match *step {
+                Step::Insert(n) => {
+                    let id = format!("{n}");
+                    let shared: Arc<str> = id.as_str().into();
+                    assert_eq!(ids.insert_hashed(hash_of(&id), &shared), model.insert(id));
+                }
+                Step::Contains(n) => {
+                    let id = format!("{n}");
+                    assert_eq!(ids.contains_hashed(hash_of(&id), &id), model.contains(&id));
+                }
+                Step::Remove(n) => {
+                    let id = format!("{n}");
+                    ids.remove_with(&id, &hash_of);
+                    model.remove(&id);
+                }
+            }
+            let len = ids.by_hash.len() + ids.collided.len();
+            assert_eq!((len, ids.is_empty()), (model.len(), model.is_empty()));
+        }
+        assert!(model.iter().all(|id| ids.contains_hashed(hash_of(id), id)));
+    }
+
+    proptest! {
+        #[test]
+        fn transaction_ids_follow_a_set(steps in steps()) {
+            follows_a_set(&steps, hash_text);
+        }
+
+        #[test]
+        fn transaction_ids_with_few_hashes_follow_a_set(steps in steps()) {
+            // Four hashes, each shared by many ids; then one for all.
+            follows_a_set(&steps, |id| hash_text(id) & (0xC000_0000 << 32));
+            follows_a_set(&steps, |_| 7);
+        }
     }
 }
