@@ -962,19 +962,21 @@ fn fast_event<'a>(text: &'a str, interner: &mut Interner) -> Option<(RawEvent<'a
     if !cursor.eat(b'}') {
         // One bit per key: a repeated key (serde keeps the last one) is left to serde.
         let mut seen = 0_u8;
+        let mut previous = KEY_FIRST;
         loop {
-            let bit = cursor.known_key()?;
-            cursor.expect(b':')?;
+            let key = cursor.event_key(&mut interner.next_keys, previous)?;
+            let bit = 1_u8 << key;
             if seen & bit != 0 {
                 return None;
             }
             seen |= bit;
-            match bit {
-                1 => raw.transaction_id = cursor.scalar()?,
-                2 => raw.external_subscription_id = cursor.scalar()?,
-                4 => raw.code = cursor.scalar()?,
-                8 => raw.timestamp = cursor.scalar()?,
-                16 => raw.properties = cursor.properties(interner)?,
+            previous = key;
+            match key {
+                0 => raw.transaction_id = cursor.scalar()?,
+                1 => raw.external_subscription_id = cursor.scalar()?,
+                2 => raw.code = cursor.scalar()?,
+                3 => raw.timestamp = cursor.scalar()?,
+                4 => raw.properties = cursor.properties(interner)?,
                 _ => raw.precise_total_amount_cents = cursor.scalar()?,
             }
             if !cursor.eat(b',') {
@@ -996,6 +998,19 @@ fn fast_event<'a>(text: &'a str, interner: &mut Interner) -> Option<(RawEvent<'a
     Some((raw, text.len()))
 }
 
+/// The six keys of an event as the usual line writes them: quoted, the colon right after.
+const EVENT_KEYS: [&[u8]; 6] = [
+    b"\"transaction_id\":",
+    b"\"external_subscription_id\":",
+    b"\"code\":",
+    b"\"timestamp\":",
+    b"\"properties\":",
+    b"\"precise_total_amount_cents\":",
+];
+
+/// The place in [`Interner::next_keys`] of the key an object starts with.
+const KEY_FIRST: usize = EVENT_KEYS.len();
+
 /// Slots of an [`Interner`]'s cache of the texts it gave last.
 const RECENT_SLOTS: usize = 32;
 
@@ -1014,6 +1029,10 @@ struct Interner {
     /// Property keys the fast reader read last, by their first two bytes: see
     /// [`Interner::known_key`].
     keys: KeyCache,
+    /// For each event key (and [`KEY_FIRST`], the object's start), the index in [`EVENT_KEYS`]
+    /// of the key that came next in the last line: lines repeat their key order, so one
+    /// comparison usually reads the key, its quotes and the colon.
+    next_keys: [u8; KEY_FIRST + 1],
     pairs: Vec<(Arc<str>, PropertyValue)>,
 }
 
@@ -1151,8 +1170,14 @@ impl<'a> Cursor<'a> {
     /// The next byte after any space, not consumed.
     #[inline]
     fn peek(&mut self) -> Option<u8> {
-        self.skip_space();
-        self.text.as_bytes().get(self.at).copied()
+        match self.text.as_bytes().get(self.at) {
+            // The usual line has no space between tokens.
+            Some(b' ' | b'\t' | b'\r') => {
+                self.skip_space();
+                self.text.as_bytes().get(self.at).copied()
+            }
+            next => next.copied(),
+        }
     }
 
     #[inline]
@@ -1164,39 +1189,62 @@ impl<'a> Cursor<'a> {
         found
     }
 
+    /// An event key and its colon, as its index in [`EVENT_KEYS`]: first compared with the key
+    /// that followed `previous` in the last line (`next_keys`, updated when another came).
+    #[inline]
+    fn event_key(&mut self, next_keys: &mut [u8; KEY_FIRST + 1], previous: usize) -> Option<usize> {
+        let predicted = next_keys.get_mut(previous)?;
+        let rest = self.text.as_bytes().get(self.at..)?;
+        let guess = EVENT_KEYS.get(usize::from(*predicted))?;
+        if rest
+            .get(..guess.len())
+            .is_some_and(|head| same_bytes(head, guess))
+        {
+            self.at += guess.len();
+            return Some(usize::from(*predicted));
+        }
+        let key = self.known_key()?;
+        self.expect(b':')?;
+        *predicted = u8::try_from(key).ok()?;
+        Some(key)
+    }
+
     #[inline]
     fn expect(&mut self, byte: u8) -> Option<()> {
         self.eat(byte).then_some(())
     }
 
-    /// One of the six keys of an event, quotes included, as its bit; `None` for any other text
-    /// (compared as bytes: a key written with escapes is left to serde).
-    fn known_key(&mut self) -> Option<u8> {
-        const KEYS: [(&[u8], u8); 6] = [
-            (b"\"transaction_id\"", 1),
-            (b"\"external_subscription_id\"", 2),
-            (b"\"code\"", 4),
-            (b"\"timestamp\"", 8),
-            (b"\"properties\"", 16),
-            (b"\"precise_total_amount_cents\"", 32),
-        ];
+    /// One of the six keys of an event, quotes included (not the colon), as its index in
+    /// [`EVENT_KEYS`]; `None` for any other text (compared as bytes: a key written with escapes
+    /// is left to serde).
+    fn known_key(&mut self) -> Option<usize> {
         self.skip_space();
         let rest = self.text.as_bytes().get(self.at..)?;
         // The letter after the quote tells all but two keys apart.
-        let (key, bit) = KEYS.iter().find(|(key, _)| {
-            rest.get(1) == key.get(1)
-                && rest
-                    .get(..key.len())
-                    .is_some_and(|head| same_bytes(head, key))
-        })?;
-        self.at += key.len();
-        Some(*bit)
+        EVENT_KEYS
+            .iter()
+            .position(|key| {
+                let quoted = key.get(..key.len() - 1).unwrap_or(key);
+                rest.get(1) == quoted.get(1)
+                    && rest
+                        .get(..quoted.len())
+                        .is_some_and(|head| same_bytes(head, quoted))
+            })
+            .inspect(|&index| {
+                self.at += EVENT_KEYS.get(index).map_or(0, |key| key.len() - 1);
+            })
     }
 
     /// A string without escapes or control characters, borrowed.
     #[inline]
     fn string(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
+        self.string_rest()
+    }
+
+    /// [`Cursor::string`] after its opening quote.
+    #[inline]
+    fn string_rest(&mut self) -> Option<&'a str> {
         let start = self.at;
         let rest = self.text.as_bytes().get(start..)?;
         let length = string_end(rest)?;
@@ -1259,7 +1307,11 @@ impl<'a> Cursor<'a> {
     #[inline]
     fn scalar(&mut self) -> Option<Raw<'a>> {
         match self.peek()? {
-            b'"' => self.string().map(|text| Raw::Text(Cow::Borrowed(text))),
+            b'"' => {
+                self.at += 1;
+                self.string_rest()
+                    .map(|text| Raw::Text(Cow::Borrowed(text)))
+            }
             b'-' | b'0'..=b'9' => self.number().map(|text| Raw::Number(Cow::Borrowed(text))),
             b'n' => self.literal("null").map(|()| Raw::Null),
             _ => None,
@@ -1287,7 +1339,10 @@ impl<'a> Cursor<'a> {
                 let key = self.key(interner)?;
                 self.expect(b':')?;
                 let value = match self.peek()? {
-                    b'"' => PropertyValue::String(interner.value(self.string()?)),
+                    b'"' => {
+                        self.at += 1;
+                        PropertyValue::String(interner.value(self.string_rest()?))
+                    }
                     b'-' | b'0'..=b'9' => integer(self.number()?)?,
                     b't' => self.literal("true").map(|()| PropertyValue::Bool(true))?,
                     b'f' => self.literal("false").map(|()| PropertyValue::Bool(false))?,
@@ -1630,6 +1685,33 @@ mod tests {
         let line = format!(r#"{{{BASE},"properties":{{"a":"1.5","n":7,"b":true,"z":null}}}}"#);
         assert!(fast_event(&line, &mut Interner::default()).is_some());
         same_both_ways(&line);
+    }
+
+    #[test]
+    fn fast_reader_reads_keys_in_any_order_line_after_line() {
+        // Each line breaks the key order the one before taught the reader, or adds spaces.
+        let lines = [
+            r#"{"transaction_id":"a","external_subscription_id":"s","code":"m","timestamp":1}"#,
+            r#"{"transaction_id":"b","external_subscription_id":"s","code":"m","timestamp":2}"#,
+            r#"{"code":"m","timestamp":3,"transaction_id":"c","external_subscription_id":"s"}"#,
+            r#"{"code":"m","transaction_id":"d","timestamp":4}"#,
+            r#"{ "code" : "m" , "transaction_id" :"e","timestamp": 5 }"#,
+            r#"{"timestamp":6,"properties":{"k":1},"code":"m","transaction_id":"f"}"#,
+            r#"{"transaction_id":"g","precise_total_amount_cents":"1","code":"m"}"#,
+            r#"{"transaction_id":"h","code":"m","codes":"n"}"#,
+            r#"{"transaction_id":"i","cod":"m"}"#,
+        ];
+        let mut interner = Interner::default();
+        let read: Vec<bool> = lines
+            .iter()
+            .map(|line| fast_event(line, &mut interner).is_some())
+            .collect();
+        // The unknown keys are serde's to read.
+        assert_eq!(
+            read,
+            [true, true, true, true, true, true, true, false, false]
+        );
+        same_both_ways(&lines.join("\n"));
     }
 
     #[test]
