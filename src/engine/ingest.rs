@@ -40,7 +40,9 @@
 
 use super::fast_hash::{FastBuild, FastHasher};
 use crate::aggregations::EVENTS_MAX;
-use crate::domain::event::{same_bytes, same_text, Event, Properties, PropertyValue, Text};
+use crate::domain::event::{
+    same_bytes, same_text, Event, IdsBuilder, Properties, PropertyValue, Text,
+};
 use crate::error::{Error, ErrorDetails, Result};
 use crate::json::{self, object};
 use crate::limits::REQUEST_BYTES_MAX;
@@ -80,8 +82,16 @@ pub fn parse_event(value: &Value, now: DateTime<Utc>) -> Result<Event> {
     let object = value
         .as_object()
         .ok_or_else(|| Error::BadRequest("the event must be a JSON object".to_string()))?;
-    validate(RawEvent::from_map(object), now, &mut Interner::default())
-        .map_err(|(details, _)| Error::Validation(details))
+    let mut ids = IdsBuilder::default();
+    let mut event = validate(
+        RawEvent::from_map(object),
+        now,
+        &mut Interner::default(),
+        &mut ids,
+    )
+    .map_err(|(details, _)| Error::Validation(details))?;
+    ids.seal(std::iter::once(&mut event.transaction_id));
+    Ok(event)
 }
 
 /// A batch (the inner `events` array value): all-or-nothing. Empty → Error::invalid("events","no_events");
@@ -327,6 +337,7 @@ fn validate<'a>(
     raw: RawEvent<'a>,
     now: DateTime<Utc>,
     interner: &mut Interner,
+    ids: &mut IdsBuilder,
 ) -> std::result::Result<Event, Failure<'a>> {
     let transaction_id = required_text(raw.transaction_id);
     let external_subscription_id = optional_text(raw.external_subscription_id);
@@ -355,7 +366,7 @@ fn validate<'a>(
             Ok(properties),
             Ok(cents),
         ) => Ok(Event {
-            transaction_id: Arc::from(&*transaction_id),
+            transaction_id: ids.push(&transaction_id),
             external_subscription_id: interner.get(&subscription),
             code: interner.get(&code),
             timestamp,
@@ -548,6 +559,8 @@ struct Collector<'a> {
     now: DateTime<Utc>,
     /// The request's subscription ids, codes and property keys.
     interner: Interner,
+    /// The transaction ids of the events, in one block once the text is read.
+    ids: IdsBuilder,
     /// The valid events, in order (kept after a failure too: duplicates are checked on them).
     events: Vec<Event>,
     /// The failed items, by ascending index.
@@ -569,6 +582,7 @@ impl<'a> Collector<'a> {
         Collector {
             now,
             interner: Interner::default(),
+            ids: IdsBuilder::with_capacity(capacity),
             events: Vec::with_capacity(capacity),
             errors: Vec::new(),
             failed_keys: Vec::new(),
@@ -585,7 +599,7 @@ impl<'a> Collector<'a> {
 
     fn push(&mut self, item: Item<'a>) {
         let outcome = match item {
-            Item::Event(raw) => validate(raw, self.now, &mut self.interner),
+            Item::Event(raw) => validate(raw, self.now, &mut self.interner, &mut self.ids),
             Item::NotObject => Err((single("event", "invalid_type"), None)),
         };
         self.record(outcome);
@@ -607,7 +621,8 @@ impl<'a> Collector<'a> {
         match outcome {
             Ok(event) => {
                 if self.on_duplicate == Duplicates::Refuse {
-                    let key = fingerprint(&event.external_subscription_id, &event.transaction_id);
+                    let transaction = self.ids.text_of(&event.transaction_id);
+                    let key = fingerprint(&event.external_subscription_id, transaction);
                     self.fingerprints.push((key, position));
                 }
                 self.events.push(event);
@@ -648,6 +663,12 @@ impl<'a> Collector<'a> {
 
     /// The events, or the first `errors_max` bad items (duplicates included unless skipped).
     fn finish(mut self, errors_max: usize) -> Result<Vec<Event>> {
+        let ids = std::mem::take(&mut self.ids);
+        ids.seal(
+            self.events
+                .iter_mut()
+                .map(|event| &mut event.transaction_id),
+        );
         let errors = self.merged_errors(errors_max);
         if !errors.is_empty() {
             return Err(Error::Indexed(errors));

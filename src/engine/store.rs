@@ -8,7 +8,7 @@
 //! subscription up once per run, not once per event.
 
 use super::fast_hash::{hash_text, HashedBuild};
-use crate::domain::event::{same_text, Event};
+use crate::domain::event::{same_text, Event, TransactionId};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -23,14 +23,14 @@ const CODES_SCANNED: usize = 16;
 /// when its hash is already there.
 #[derive(Debug, Clone, Default)]
 struct TransactionIds {
-    by_hash: HashMap<u64, Arc<str>, HashedBuild>,
+    by_hash: HashMap<u64, TransactionId, HashedBuild>,
     /// Ids whose hash another id of the subscription has (possible, never seen in practice).
-    collided: Vec<Arc<str>>,
+    collided: Vec<TransactionId>,
 }
 
 impl TransactionIds {
     /// Adds an id: false when it is there already.
-    fn insert(&mut self, id: &Arc<str>) -> bool {
+    fn insert(&mut self, id: &TransactionId) -> bool {
         self.insert_hashed(hash_text(id), id)
     }
 
@@ -39,7 +39,7 @@ impl TransactionIds {
     /// table's memory (at a million ids, far past the caches).
     fn insert_each<'a>(
         &mut self,
-        ids: impl Iterator<Item = &'a Arc<str>> + Clone,
+        ids: impl Iterator<Item = &'a TransactionId> + Clone,
         new: &mut Vec<bool>,
     ) {
         let hashes: Vec<u64> = ids.clone().map(|id| hash_text(id)).collect();
@@ -63,17 +63,17 @@ impl TransactionIds {
 
     // The same, given the hash function (tests make every id collide).
 
-    fn insert_hashed(&mut self, hash: u64, id: &Arc<str>) -> bool {
+    fn insert_hashed(&mut self, hash: u64, id: &TransactionId) -> bool {
         match self.by_hash.entry(hash) {
             Entry::Vacant(slot) => {
-                slot.insert(Arc::clone(id));
+                slot.insert(id.clone());
                 true
             }
             Entry::Occupied(held) => {
                 if same_text(held.get(), id) || self.collided.iter().any(|c| same_text(c, id)) {
                     return false;
                 }
-                self.collided.push(Arc::clone(id));
+                self.collided.push(id.clone());
                 true
             }
         }
@@ -404,7 +404,7 @@ mod tests {
     fn transaction_ids_with_one_hash_are_told_apart() {
         let same = |_: &str| 7;
         let mut ids = TransactionIds::default();
-        let [a, b, c]: [Arc<str>; 3] = ["a".into(), "b".into(), "c".into()];
+        let [a, b, c]: [TransactionId; 3] = ["a".into(), "b".into(), "c".into()];
         assert!(ids.insert_hashed(7, &a) && ids.insert_hashed(7, &b) && ids.insert_hashed(7, &c));
         assert!(!ids.insert_hashed(7, &b) && !ids.insert_hashed(7, &a));
         assert!(["a", "b", "c"].iter().all(|id| ids.contains_hashed(7, id)));
@@ -425,7 +425,7 @@ mod tests {
     #[test]
     fn a_run_of_ids_is_inserted_in_order() {
         let mut ids = TransactionIds::default();
-        let [a, b, c]: [Arc<str>; 3] = ["a".into(), "b".into(), "c".into()];
+        let [a, b, c]: [TransactionId; 3] = ["a".into(), "b".into(), "c".into()];
         assert!(ids.insert(&b));
         let mut new = vec![true];
         ids.insert_each([&a, &b, &c, &a, &c].into_iter(), &mut new);
@@ -459,7 +459,7 @@ mod tests {
             match *step {
                 Step::Insert(n) => {
                     let id = format!("{n}");
-                    let shared: Arc<str> = id.as_str().into();
+                    let shared: TransactionId = id.as_str().into();
                     assert_eq!(ids.insert_hashed(hash_of(&id), &shared), model.insert(id));
                 }
                 Step::Contains(n) => {
