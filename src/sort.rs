@@ -6,7 +6,8 @@
 //! copy in the binary, the comparison behind a `dyn`), then applied by swaps. A stable sort's
 //! result is fully determined by the comparison, so these give exactly what `sort_by`,
 //! `sort_by_key` and `sort` give. Hot sorts (ingestion, running aggregates,
-//! the event walk) keep the standard library's.
+//! the event walk) keep the standard library's, through [`sort_mostly_in_order`] when the items
+//! come in arrival order.
 
 use std::cmp::Ordering;
 
@@ -52,8 +53,43 @@ pub fn sort_by_time<T>(v: &mut [T], time: impl Fn(&T) -> DateTime<Utc>) {
 }
 
 #[inline(never)]
-fn sort_time_keys(keys: &mut [(DateTime<Utc>, usize)]) {
-    keys.sort_unstable();
+fn sort_time_keys(keys: &mut Vec<(DateTime<Utc>, usize)>) {
+    sort_mostly_in_order(keys, |&key| key);
+}
+
+/// Sorts by `key`, which must be distinct (so the order is the stable one): fast when most
+/// items are in order already, as events are in arrival order (a few arrive late). The items
+/// that break the order are taken out, sorted alone and merged back: one pass and a small
+/// sort, where a full sort of a million events took ~14 ms in WASM. Past an eighth out of
+/// order, one full sort.
+pub fn sort_mostly_in_order<T, K: Ord>(v: &mut Vec<T>, key: impl Fn(&T) -> K) {
+    if v.is_sorted_by_key(&key) {
+        return;
+    }
+    let n = v.len();
+    let mut in_order: Vec<T> = Vec::with_capacity(n);
+    let mut late: Vec<T> = Vec::new();
+    for item in v.drain(..) {
+        match in_order.last() {
+            Some(last) if key(&item) < key(last) => late.push(item),
+            _ => in_order.push(item),
+        }
+    }
+    if late.len() > n / 8 {
+        v.append(&mut in_order);
+        v.append(&mut late);
+        v.sort_unstable_by_key(key);
+        return;
+    }
+    late.sort_unstable_by_key(&key);
+    let mut late = late.into_iter().peekable();
+    for item in in_order {
+        while let Some(first) = late.next_if(|first| key(first) < key(&item)) {
+            v.push(first);
+        }
+        v.push(item);
+    }
+    v.extend(late);
 }
 
 /// The stable order of `0..n` under `compare` (bottom-up merge sort): position `k` of the result
@@ -159,6 +195,38 @@ mod tests {
             let mut theirs = items.clone();
             theirs.sort_by_key(|&(k, _)| at(k));
             assert_eq!(ours, theirs);
+        }
+    }
+
+    #[test]
+    fn mostly_in_order_sorts_like_the_standard_sort() {
+        // In order but for a share of late items (none, a few, past the full-sort bound), at
+        // the start, the middle and the end; one very early item makes all others "late".
+        for (seed, n, late_in) in [
+            (1, 0, 1),
+            (2, 1, 1),
+            (3, 2, 1),
+            (4, 50, 0),
+            (5, 1000, 50),
+            (6, 1000, 3),
+            (7, 1000, 1000),
+        ] {
+            let mut keys: Vec<(u64, usize)> = (0..n).map(|i| (i as u64 * 10, i)).collect();
+            for (i, r) in numbers(seed, n, 1_000_000).into_iter().enumerate() {
+                if late_in > 0 && r % late_in == 0 {
+                    if let Some(key) = keys.get_mut(i) {
+                        key.0 = key.0.saturating_sub(r % 500);
+                    }
+                }
+            }
+            if let Some(first) = keys.first_mut() {
+                first.0 += if seed == 7 { 1_000_000 } else { 0 };
+            }
+            let mut ours = keys.clone();
+            sort_mostly_in_order(&mut ours, |&k| k);
+            let mut theirs = keys.clone();
+            theirs.sort();
+            assert_eq!(ours, theirs, "seed {seed}");
         }
     }
 }

@@ -121,7 +121,7 @@ impl OrderedValues {
     /// unless the last query already did.
     fn derive(&mut self, free_units: FreeUnits, price: Option<EventPrice>) -> Result<()> {
         if !self.sorted {
-            self.items.sort_by_key(|&(t, s, _)| (t, s));
+            crate::sort::sort_mostly_in_order(&mut self.items, |&(t, s, _)| (t, s));
             self.sorted = true;
         }
         let fresh = self
