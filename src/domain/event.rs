@@ -359,6 +359,10 @@ impl IdsBuilder {
             return;
         }
         self.text.shrink_to_fit();
+        if self.ends.len() == 1 {
+            // One id (a single event): its block is the id, no list of ends.
+            self.ends = Vec::new();
+        }
         self.ends.shrink_to_fit();
         let block = Arc::new(IdBlock {
             text: self.text,
