@@ -254,11 +254,16 @@ impl TransactionId {
         if block.ends.is_empty() {
             return &block.text;
         }
-        let index = self.index as usize;
-        let end = |at: usize| block.ends.get(at).map_or(0, |&end| end as usize);
-        let start = index.checked_sub(1).map_or(0, end);
-        block.text.get(start..end(index)).unwrap_or_default()
+        nth_id(&block.text, &block.ends, self.index)
     }
+}
+
+/// The id at `index` of ids written one after the other in `text`, ending at `ends`.
+fn nth_id<'t>(text: &'t str, ends: &[u32], index: u32) -> &'t str {
+    let index = index as usize;
+    let end = |at: usize| ends.get(at).map_or(0, |&end| end as usize);
+    let start = index.checked_sub(1).map_or(0, end);
+    text.get(start..end(index)).unwrap_or_default()
 }
 
 impl From<&str> for TransactionId {
@@ -347,10 +352,7 @@ impl IdsBuilder {
         if id.block.is_some() {
             return id.as_str();
         }
-        let index = id.index as usize;
-        let end = |at: usize| self.ends.get(at).map_or(0, |&end| end as usize);
-        let start = index.checked_sub(1).map_or(0, end);
-        self.text.get(start..end(index)).unwrap_or_default()
+        nth_id(&self.text, &self.ends, id.index)
     }
 
     /// Gives the pending ids their text (ids of their own are left as they are).
