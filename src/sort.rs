@@ -78,7 +78,7 @@ pub fn sort_mostly_in_order<T, K: Ord>(v: &mut Vec<T>, key: impl Fn(&T) -> K) {
     if late.len() > n / 8 {
         v.append(&mut in_order);
         v.append(&mut late);
-        v.sort_unstable_by_key(key);
+        v.sort_unstable_by_key(&key);
         return;
     }
     late.sort_unstable_by_key(&key);
