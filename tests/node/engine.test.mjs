@@ -244,6 +244,29 @@ test('ingestBulk reads UTF-8 bytes as it reads a string; other inputs are a 400'
   assert.equal(engine.eventsCount, EVENTS_TOTAL + 2);
 });
 
+test('ingestBulk calls on one engine read only their own text (the buffer is reused, shorter texts after longer)', () => {
+  const line = (i, note) => JSON.stringify(ev(`r-${i}`, 'sub_z', 'cpu_peak', '2025-06-20T00:00:00Z', { cores: 1, note }));
+  const texts = [
+    Array.from({ length: 40 }, (_, i) => line(i, 'x'.repeat(100))).join('\n'),
+    line(100, 'é'),
+    Buffer.from(line(101, 'ü ☕'), 'utf8'),
+    line(102, 'a'),
+    // Past the size the engine keeps its buffer at (4 MiB): given back, then grown again.
+    Array.from({ length: 30_000 }, (_, i) => line(1000 + i, 'y'.repeat(150))).join('\n'),
+    line(103, 'b'),
+  ];
+  const reused = loaded().engine;
+  const counts = texts.map((text) => reused.ingestBulk(text, NOW));
+  assert.deepEqual(counts, [40, 1, 1, 1, 30_000, 1]);
+  // The same lines as one text into a fresh engine: the same events, in the same order.
+  const whole = texts.map((text) => (typeof text === 'string' ? text : Buffer.from(text).toString('utf8'))).join('\n');
+  const reference = loaded().engine;
+  assert.equal(reference.ingestBulk(whole, NOW), 30_044);
+  assert.equal(JSON.stringify(reused.export()), JSON.stringify(reference.export()));
+  const exported = JSON.stringify(reused.export());
+  for (const note of ['"note":"é"', '"note":"ü ☕"', '"note":"a"', '"note":"b"']) assert.ok(exported.includes(note), note);
+});
+
 test('ingestBulk encodes a string as its UTF-8 bytes, whatever the characters and where they are', () => {
   const notes = ['é', 'ascii then é', 'é then ascii', '☕'.repeat(40), 'emoji 🚀 pair', 'lone \ud800 surrogate', 'x'.repeat(5000) + 'ü'];
   const lines = notes.map((note, i) => JSON.stringify(ev(`n-${i}`, 'sub_z', 'cpu_peak', '2025-06-20T00:00:00Z', { cores: 1, note })));
