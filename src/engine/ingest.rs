@@ -493,10 +493,8 @@ fn instant_of_day(seconds: i64, day: &mut Option<(i64, NaiveDate)>) -> Option<Da
 ///
 /// Exact on the digits (no float, no `Decimal` precision limit): the value is `0.d₀d₁d₂… ×
 /// 10^point`, so whole microseconds are the first `point + 6` digits and the next digit rounds.
+/// The usual whole seconds take [`whole_seconds`] before this walk ([`event_timestamp`]).
 fn instant_from_seconds(text: &str) -> Option<DateTime<Utc>> {
-    if let Some(seconds) = whole_seconds(text) {
-        return DateTime::from_timestamp(seconds, 0);
-    }
     let (negative, unsigned) = split_sign(text.trim().as_bytes());
     let (mantissa, exponent) = match unsigned.iter().position(|&b| b == b'e' || b == b'E') {
         Some(at) => {
