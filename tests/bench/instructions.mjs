@@ -6,7 +6,7 @@
 // Instructions are not time: a change that saves memory reads (one walk instead of several)
 // shows in the benchmark's time, not here.
 //
-//   node tests/bench/instructions.mjs [--events N] [--pkg DIR]
+//   node tests/bench/instructions.mjs [--events N] [--pkg DIR] [--only ingest|usage|warm]
 //
 // Runs Node under `valgrind --tool=callgrind` with V8's optimising compiler only (no Liftoff, no
 // tier-up, one thread), so the same build executes the same machine code every time. Each phase
@@ -14,7 +14,9 @@
 // Node's start, the file read and the module's compilation cancel out. Phases:
 //   ingest       a fresh engine, the benchmark's NDJSON ingested in 32 KB chunks
 //                (skipDuplicates), the engine freed;
-//   first usage  the same, then the first currentUsage (the running states built from the events).
+//   first usage  the same, then the first currentUsage (the running states built from the events);
+//   warm usage   one engine with 1,000 events and its first usage, then 100 currentUsage calls
+//                per repetition (the answer's text written and parsed by JSON.parse each time).
 // Counts are instructions of the x86-64 code V8 generated, not WASM instructions: compare builds
 // with each other, not with the native figures. About a minute per 50k events.
 
@@ -33,8 +35,13 @@ const option = (name, fallback) => {
 };
 const N = Number(option('--events', 50_000));
 const PKG = resolve(option('--pkg', join(ROOT, 'pkg')));
+// `--only ingest|usage|warm`: that phase alone (the first usage needs the ingestion's count).
+const ONLY = option('--only', '');
 
-// The measured program: `phase` is "ingest" or "usage".
+// currentUsage calls per repetition of the warm phase.
+const WARM_CALLS = 100;
+
+// The measured program: `phase` is "ingest", "usage" or "warm".
 const CHILD = `
 const [pkg, file, phase, reps] = process.argv.slice(2);
 const { readFileSync } = await import('node:fs');
@@ -43,6 +50,13 @@ const { setupEngine, setupBodies, chunkLines } = await import(${JSON.stringify(j
 await init({ module_or_path: readFileSync(pkg + '/usage_calc_bg.wasm') });
 const s = setupBodies();
 const chunks = [...chunkLines(readFileSync(file, 'utf8'), 32768)];
+if (phase === 'warm') {
+  const engine = setupEngine(Engine);
+  engine.ingestBulk(readFileSync(file, 'utf8'), s.now, { skipDuplicates: true });
+  engine.currentUsage(s.query);
+  for (let call = 0; call < ${WARM_CALLS} * Number(reps); call++) engine.currentUsage(s.query);
+  process.exit(0);
+}
 for (let rep = 0; rep < Number(reps); rep++) {
   const engine = setupEngine(Engine);
   for (const chunk of chunks) engine.ingestBulk(chunk, s.now, { skipDuplicates: true });
@@ -54,16 +68,19 @@ for (let rep = 0; rep < Number(reps); rep++) {
 const dir = mkdtempSync(join(tmpdir(), 'usage-calc-instructions-'));
 try {
   const events = join(dir, 'events.ndjson');
+  const smallEvents = join(dir, 'events-1k.ndjson');
   const child = join(dir, 'child.mjs');
   writeFileSync(events, generateNdjson(N).text);
+  writeFileSync(smallEvents, generateNdjson(1_000).text);
   writeFileSync(child, CHILD);
   // callgrind's summary line is on stderr: the shell joins it to stdout.
   const count = (phase, reps) => {
+    const file = phase === 'warm' ? smallEvents : events;
     const result = execFileSync(
       'sh',
       ['-c', 'valgrind --tool=callgrind --callgrind-out-file=/dev/null --smc-check=all "$@" 2>&1',
         'sh', process.execPath, '--no-liftoff', '--no-wasm-tier-up', '--single-threaded',
-        child, PKG, events, phase, String(reps)],
+        child, PKG, file, phase, String(reps)],
       { encoding: 'utf8', maxBuffer: 1 << 26 },
     );
     const match = result.match(/I\s+refs:\s+([\d,]+)/);
@@ -71,12 +88,14 @@ try {
     return Number(match[1].replaceAll(',', ''));
   };
   const perRep = (phase) => (count(phase, 3) - count(phase, 1)) / 2;
-  const ingest = perRep('ingest');
-  const usage = perRep('usage') - ingest;
+  const ingest = ONLY === 'warm' ? NaN : perRep('ingest');
+  const usage = ONLY === 'usage' || !ONLY ? perRep('usage') - ingest : NaN;
+  const warm = ONLY === 'warm' || !ONLY ? perRep('warm') / WARM_CALLS : NaN;
   console.log(`pkg: ${PKG}; ${N.toLocaleString('en-US')} events`);
   console.log(`ingest (with the engine's free): ${Math.round(ingest / N).toLocaleString('en-US')} instructions/event`);
   console.log(`first usage: ${Math.round(usage / N).toLocaleString('en-US')} instructions/event`);
-  console.log(`instructions: ingest_per_event=${Math.round(ingest / N)} first_usage_per_event=${Math.round(usage / N)}`);
+  console.log(`warm usage (1k events): ${Math.round(warm).toLocaleString('en-US')} instructions/call`);
+  console.log(`instructions: ingest_per_event=${Math.round(ingest / N)} first_usage_per_event=${Math.round(usage / N)} warm_usage_per_call=${Math.round(warm)}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
