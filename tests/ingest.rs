@@ -79,7 +79,7 @@ fn it_reads_a_full_event() {
     );
     assert_eq!(parsed.property_text("n").as_deref(), Some("1.50"));
     assert_eq!(
-        parsed.precise_total_amount_cents(),
+        parsed.precise_total_amount_cents,
         Some(Decimal::from_str("12.345").unwrap())
     );
 }
@@ -167,7 +167,7 @@ fn it_rejects_properties_that_are_not_an_object() {
 fn it_reads_the_precise_amount_as_an_exact_decimal() {
     let cents = |value: Value| {
         parse_event(&event(json!({"precise_total_amount_cents": value})), now())
-            .map(|e| e.precise_total_amount_cents())
+            .map(|e| e.precise_total_amount_cents)
     };
     let d = |text: &str| Some(Decimal::from_str(text).unwrap());
     assert_eq!(cents(json!("0.1")).unwrap(), d("0.1"));
@@ -561,7 +561,7 @@ fn it_reads_ndjson_skipping_blank_lines() {
     assert_eq!(events[1].property_text("n").as_deref(), Some("1.50"));
     assert_eq!(events[2].timestamp, now());
     assert_eq!(
-        events[2].precise_total_amount_cents(),
+        events[2].precise_total_amount_cents,
         Some(Decimal::from_str("0.001").unwrap())
     );
 }

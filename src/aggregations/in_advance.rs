@@ -107,8 +107,7 @@ pub(crate) fn compute(
         prorate(params, event, &mut out)?;
     }
     if params.charge.dynamic && params.metric.aggregation_type == AggregationType::Sum {
-        out.precise_total_amount_cents =
-            Some(event.precise_total_amount_cents().unwrap_or_default());
+        out.precise_total_amount_cents = Some(event.precise_total_amount_cents.unwrap_or_default());
     }
     if !params.presentation_by.is_empty() && !event.properties.is_empty() {
         let keys = uniq_keys(&params.grouped_by, &params.presentation_by);

@@ -355,7 +355,7 @@ fn event(index: usize, item: &Map<String, Value>) -> Result<Event> {
         code: item.get("code").map(scalar_text).unwrap_or_default().into(),
         timestamp: instant(item.get("timestamp"), "timestamp")?,
         properties: properties.into(),
-        precise_total_amount_cents: precise.map(Box::new),
+        precise_total_amount_cents: precise,
     })
 }
 

@@ -79,7 +79,7 @@ impl SumState {
 fn fold(rows: &[Row]) -> Result<SumState> {
     let mut state = SumState::default();
     for row in rows {
-        state.add(row.number(), row.event.precise_total_amount_cents())?;
+        state.add(row.number(), row.event.precise_total_amount_cents)?;
     }
     Ok(state)
 }

@@ -20,17 +20,11 @@ pub struct Event {
     pub timestamp: DateTime<Utc>,
     /// Free-form properties; Lago reads each value as text.
     pub properties: Properties,
-    /// The event's own price in cents (dynamic charges). Boxed: few events carry one, and an
-    /// inline `Option<Decimal>` took 20 of the event's 128 bytes in WASM.
-    pub precise_total_amount_cents: Option<Box<Decimal>>,
+    /// The event's own price in cents (dynamic charges).
+    pub precise_total_amount_cents: Option<Decimal>,
 }
 
 impl Event {
-    /// The event's own price in cents, if it gives one (dynamic charges).
-    pub fn precise_total_amount_cents(&self) -> Option<Decimal> {
-        self.precise_total_amount_cents.as_deref().copied()
-    }
-
     /// A property read as Lago reads `properties->>'key'`: strings as they are, numbers by their
     /// JSON text, booleans as `true`/`false`; null and objects/arrays give `None`.
     pub fn property_text(&self, key: &str) -> Option<String> {
@@ -139,9 +133,6 @@ const TEXT_INLINE: usize = std::mem::size_of::<Arc<str>>() + 2;
 // take 76 bytes in WASM with their tag.
 const _: () = assert!(std::mem::size_of::<PropertyValue>() <= 4 * std::mem::size_of::<usize>());
 const _: () = assert!(std::mem::size_of::<TransactionId>() == std::mem::size_of::<Arc<str>>());
-// The stored event in WASM: 112 bytes (128 with the price in cents inline).
-#[cfg(target_pointer_width = "32")]
-const _: () = assert!(std::mem::size_of::<Event>() <= 112);
 const _: () = assert!(
     std::mem::size_of::<Properties>() <= (6 * PROPERTIES_INLINE + 1) * std::mem::size_of::<usize>()
 );

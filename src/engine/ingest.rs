@@ -216,7 +216,7 @@ pub fn event_json(
         "lago_customer_id": Value::Null,
         "code": json::text(&event.code),
         "timestamp": Value::String(instant_text(event.timestamp, Fraction::Millis)),
-        "precise_total_amount_cents": Value::from(event.precise_total_amount_cents().map(ruby_decimal)),
+        "precise_total_amount_cents": Value::from(event.precise_total_amount_cents.map(ruby_decimal)),
         "properties": serde_json::to_value(&event.properties).unwrap_or_default(),
         "lago_subscription_id": json::text_or_null(lago_subscription_id),
         "external_subscription_id": json::text_or_null(external_subscription_id),
@@ -371,7 +371,7 @@ fn validate<'a>(
             code: interner.get(&code),
             timestamp,
             properties,
-            precise_total_amount_cents: cents.map(Box::new),
+            precise_total_amount_cents: cents,
         }),
         (transaction_id, subscription, code, timestamp, properties, cents) => {
             let mut details = ErrorDetails::default();

@@ -1216,7 +1216,7 @@ fn event_export_json(event: &Event) -> Value {
         "code": crate::json::text(&event.code),
         "timestamp": Value::String(timestamp),
         "properties": serde_json::to_value(&event.properties).unwrap_or_default(),
-        "precise_total_amount_cents": Value::from(event.precise_total_amount_cents().map(|c| c.to_string())),
+        "precise_total_amount_cents": Value::from(event.precise_total_amount_cents.map(|c| c.to_string())),
     }
 }
 

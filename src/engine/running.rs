@@ -335,10 +335,10 @@ impl Entry {
                 }
             }
             (State::Sum(state), Some(value)) => {
-                state.add(value, event.precise_total_amount_cents())?
+                state.add(value, event.precise_total_amount_cents)?
             }
             (State::SumValues(state, ordered), Some(value)) => {
-                state.add(value, event.precise_total_amount_cents())?;
+                state.add(value, event.precise_total_amount_cents)?;
                 ordered.push(event.timestamp, sequence, value);
             }
             (State::Max(state), Some(value)) => state.add(value),
