@@ -55,6 +55,7 @@ use crate::charge_models::percentage::EventPrice;
 use crate::charge_models::prorated_graduated::ProratedEvent;
 use crate::charge_models::Aggregation;
 use crate::domain::event::{Event, PropertyValue};
+use crate::domain::event_log::Events;
 use crate::error::{Error, Result};
 use crate::period::tz::Tz;
 use chrono::{DateTime, Utc};
@@ -392,6 +393,11 @@ impl From<&AggregationResult> for Aggregation {
 ///
 /// Events may come in any order; ties on the timestamp keep the slice order (ingestion order).
 pub fn aggregate(events: &[Event], params: &AggregationParams) -> Result<AggregationResult> {
+    aggregate_events(Events::from(events), params)
+}
+
+/// [`aggregate`] over stored events (a log's segments).
+pub fn aggregate_events(events: Events, params: &AggregationParams) -> Result<AggregationResult> {
     validate(events, params)?;
     let store = Store::new(events, params);
     let in_advance = match &params.pay_in_advance_event {
@@ -512,7 +518,7 @@ pub(crate) fn apply_rounding(result: &mut AggregationResult, rounding: Rounding)
     Ok(())
 }
 
-fn validate(events: &[Event], params: &AggregationParams) -> Result<()> {
+fn validate(events: Events, params: &AggregationParams) -> Result<()> {
     if events.len() > EVENTS_MAX {
         return Err(Error::invalid("events", "too_many_events"));
     }
@@ -599,7 +605,7 @@ pub(crate) struct Store<'a> {
 }
 
 impl<'a> Store<'a> {
-    fn new(events: &'a [Event], params: &'a AggregationParams) -> Self {
+    fn new(events: Events<'a>, params: &'a AggregationParams) -> Self {
         let mut sorted: Vec<(usize, &Event)> = events.iter().enumerate().collect();
         if let Some(trigger) = params.pay_in_advance_event.as_ref().filter(|t| t.persisted) {
             let stored = events.iter().any(|e| same_event(e, &trigger.event));

@@ -26,6 +26,7 @@ use crate::aggregations::{
 };
 use crate::charge_models::percentage::{self, EventPrice};
 use crate::domain::event::{same_bytes, Event, Properties};
+use crate::domain::event_log::Events;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -294,7 +295,7 @@ impl State {
 
 impl Entry {
     /// Folds the stored events of the subscription and code (a unique count in time order).
-    fn build(&mut self, events: &[Event]) -> Result<()> {
+    fn build(&mut self, events: Events) -> Result<()> {
         build_together(std::slice::from_mut(self), events)
             .pop()
             .unwrap_or(Ok(()))
@@ -353,7 +354,7 @@ impl Entry {
     fn answer(
         &mut self,
         params: &AggregationParams,
-        events: &[Event],
+        events: Events,
     ) -> Result<Option<AggregationResult>> {
         if self.filter != params.filter || self.keys != params.grouped_by {
             return Ok(None);
@@ -424,7 +425,7 @@ impl Entry {
 /// one walk: each event is read once while its properties are in cache, not once per entry.
 /// Unique counts fold in time order, after one sort shared by all of them. An entry whose fold
 /// fails stops folding and gets its error (one outcome per entry, in order).
-fn build_together(entries: &mut [Entry], events: &[Event]) -> Vec<Result<()>> {
+fn build_together(entries: &mut [Entry], events: Events) -> Vec<Result<()>> {
     let mut outcomes: Vec<Result<()>> = entries.iter().map(|_| Ok(())).collect();
     let mut in_arrival = Vec::with_capacity(entries.len());
     let mut in_time = Vec::new();
@@ -439,11 +440,13 @@ fn build_together(entries: &mut [Entry], events: &[Event]) -> Vec<Result<()>> {
         }
     }
     if !in_arrival.is_empty() {
-        for event in events {
-            for (entry, outcome) in in_arrival.iter_mut() {
-                if outcome.is_ok() {
-                    if let Err(error) = entry.add(event) {
-                        **outcome = Err(error);
+        for segment in events.slices() {
+            for event in segment {
+                for (entry, outcome) in in_arrival.iter_mut() {
+                    if outcome.is_ok() {
+                        if let Err(error) = entry.add(event) {
+                            **outcome = Err(error);
+                        }
                     }
                 }
             }
@@ -575,7 +578,9 @@ impl RunningCache {
     ) -> Result<Option<AggregationResult>> {
         let mut answer = Ok(None);
         let needs = [(charge, bucket, params)];
-        self.results(subscription, &needs, events, |_, result| answer = result);
+        self.results(subscription, &needs, Events::from(events), |_, result| {
+            answer = result
+        });
         answer
     }
 
@@ -588,7 +593,7 @@ impl RunningCache {
         &self,
         subscription: &Subscription,
         needs: &[Need<'_>],
-        events: &[Event],
+        events: Events,
         mut answer: impl FnMut(usize, Result<Option<AggregationResult>>),
     ) {
         let mut entries = self.entries.borrow_mut();
@@ -946,7 +951,12 @@ mod tests {
             .map(|(c, p)| (c, 0, p))
             .collect();
         let cache = RunningCache::default();
-        cache.results(&test_subscription(), &needs, &events, |_, _| {});
+        cache.results(
+            &test_subscription(),
+            &needs,
+            Events::from(events.as_slice()),
+            |_, _| {},
+        );
         for &(charge, bucket, params) in &needs {
             let walked = aggregate(&events, params).unwrap();
             let running = cache
@@ -1013,7 +1023,7 @@ mod tests {
         for split in [events.len(), 4] {
             let cache = RunningCache::default();
             let (first, rest) = events.split_at(split);
-            cache.results(&test_subscription(), &needs, first, |_, _| {});
+            cache.results(&test_subscription(), &needs, Events::from(first), |_, _| {});
             // Every kept bucket (per-event values are kept for sums only) is built.
             assert_eq!(cache.entries.borrow().len(), 22);
             for e in rest {
@@ -1047,9 +1057,12 @@ mod tests {
         assert!(walked.is_err());
         let counted = Some(aggregate(&events, &count).unwrap());
         let mut together = vec![None, None];
-        cache.results(&test_subscription(), &needs, &events, |at, result| {
-            together[at] = Some(result)
-        });
+        cache.results(
+            &test_subscription(),
+            &needs,
+            Events::from(events.as_slice()),
+            |at, result| together[at] = Some(result),
+        );
         assert_eq!(cache.entries.borrow().len(), 1);
         assert_eq!(together.pop().unwrap().unwrap().unwrap(), counted);
         let sum_result = together.pop().unwrap().unwrap();

@@ -9,6 +9,7 @@
 
 use super::fast_hash::{hash_text, HashedBuild};
 use crate::domain::event::{same_text, Event, TransactionId};
+use crate::domain::event_log::{EventLog, Events};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -112,7 +113,7 @@ struct SubscriptionEvents {
     transaction_ids: TransactionIds,
     /// By metric code, sorted by code. A subscription's events name a few codes: a short list
     /// searched in order costs less per event than a tree's string comparisons.
-    by_code: Vec<(Box<str>, Vec<Event>)>,
+    by_code: Vec<(Box<str>, EventLog)>,
 }
 
 impl SubscriptionEvents {
@@ -131,11 +132,11 @@ impl SubscriptionEvents {
         self.by_code.binary_search_by(|(c, _)| (**c).cmp(code))
     }
 
-    fn events(&self, code: &str) -> &[Event] {
+    fn events(&self, code: &str) -> Events<'_> {
         self.position(code)
             .ok()
             .and_then(|at| self.by_code.get(at))
-            .map_or(&[], |(_, events)| events.as_slice())
+            .map_or_else(Events::default, |(_, log)| log.events())
     }
 
     fn push(&mut self, event: Event) {
@@ -148,13 +149,15 @@ impl SubscriptionEvents {
             }
             Err(at) => {
                 let code = Box::from(&*event.code);
-                self.by_code.insert(at, (code, vec![event]));
+                let mut log = EventLog::default();
+                log.push(event);
+                self.by_code.insert(at, (code, log));
             }
         }
     }
 
     fn iter(&self) -> impl Iterator<Item = &Event> {
-        self.by_code.iter().flat_map(|(_, events)| events)
+        self.by_code.iter().flat_map(|(_, log)| log.events().iter())
     }
 }
 
@@ -274,10 +277,10 @@ impl EventStore {
     }
 
     /// The events of a subscription and metric code, in ingestion order.
-    pub fn events(&self, external_subscription_id: &str, code: &str) -> &[Event] {
+    pub fn events(&self, external_subscription_id: &str, code: &str) -> Events<'_> {
         self.subscriptions
             .get(external_subscription_id)
-            .map_or(&[], |s| s.events(code))
+            .map_or_else(Events::default, |s| s.events(code))
     }
 
     /// Finds an event by transaction id (the first subscription holding it).

@@ -425,7 +425,7 @@ impl<'a> Scope<'a> {
         let events = self
             .events
             .events(&self.subscription.external_id, &charge.metric_code);
-        aggregations::aggregate(events, params)
+        aggregations::aggregate_events(events, params)
     }
 
     fn price(
