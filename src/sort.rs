@@ -59,10 +59,11 @@ fn sort_time_keys(keys: &mut Vec<(DateTime<Utc>, usize)>) {
 
 /// Sorts by `key`, which must be distinct (so the order is the stable one): fast when most
 /// items are in order already, as events are in arrival order (a few arrive late). The items
-/// that break the order are taken out, sorted alone and merged back: one pass and a small
-/// sort. Past an eighth out of order, one full sort. For small items: each is moved twice,
-/// where the standard sort's merges move whole runs (40-byte items sorted slower this way).
-fn sort_mostly_in_order<T, K: Ord>(v: &mut Vec<T>, key: impl Fn(&T) -> K) {
+/// that break the order are taken out and [`merge_late`]: one pass and a small sort. Past an
+/// eighth out of order, one full sort. For small items: each is moved twice, where the standard
+/// sort's merges move whole runs (40-byte items sorted slower this way; the running percentage
+/// values keep their late ones apart as they come instead).
+fn sort_mostly_in_order<T: Copy, K: Ord>(v: &mut Vec<T>, key: impl Fn(&T) -> K) {
     if v.is_sorted_by_key(&key) {
         return;
     }
@@ -75,21 +76,44 @@ fn sort_mostly_in_order<T, K: Ord>(v: &mut Vec<T>, key: impl Fn(&T) -> K) {
             _ => in_order.push(item),
         }
     }
+    *v = in_order;
     if late.len() > n / 8 {
-        v.append(&mut in_order);
         v.append(&mut late);
         v.sort_unstable_by_key(&key);
         return;
     }
-    late.sort_unstable_by_key(&key);
-    let mut late = late.into_iter().peekable();
-    for item in in_order {
-        while let Some(first) = late.next_if(|first| key(first) < key(&item)) {
-            v.push(first);
-        }
-        v.push(item);
+    merge_late(v, &mut late, key);
+}
+
+/// Puts `late` into `items`, which is sorted by `key` (distinct keys): `late` sorted alone, then
+/// merged in from the back, each item moved at most once. `late` is left empty.
+pub fn merge_late<T: Copy, K: Ord>(items: &mut Vec<T>, late: &mut Vec<T>, key: impl Fn(&T) -> K) {
+    if late.is_empty() {
+        return;
     }
-    v.extend(late);
+    late.sort_unstable_by_key(&key);
+    // `items[..from]` are the kept items not yet placed, `items[..to]` the slots not yet
+    // written; the larger of the last kept one and the last late one goes last.
+    let mut from = items.len();
+    items.extend_from_slice(late);
+    let mut to = items.len();
+    for &value in late.iter().rev() {
+        while let Some(&kept) = from.checked_sub(1).and_then(|at| items.get(at)) {
+            if key(&kept) < key(&value) {
+                break;
+            }
+            from -= 1;
+            to -= 1;
+            if let Some(slot) = items.get_mut(to) {
+                *slot = kept;
+            }
+        }
+        to -= 1;
+        if let Some(slot) = items.get_mut(to) {
+            *slot = value;
+        }
+    }
+    late.clear();
 }
 
 /// The stable order of `0..n` under `compare` (bottom-up merge sort): position `k` of the result

@@ -165,37 +165,11 @@ impl OrderedValues {
         Ok(())
     }
 
-    /// Puts the late values in their places: sorted alone (a few), then merged from the back,
-    /// each value moved at most once. The standard sort of all of them (mostly in order, but a
-    /// late value every fifty) took 12 ms of a first usage at 1M events in WASM.
+    /// Puts the late values in their places ([`crate::sort::merge_late`]: each value moved at
+    /// most once). The standard sort of all of them (mostly in order, but a late value every
+    /// fifty) took 12 ms of a first usage at 1M events in WASM.
     fn merge_late(&mut self) {
-        let OrderedValues { items, late, .. } = self;
-        if late.is_empty() {
-            return;
-        }
-        late.sort_by_key(order_key);
-        // `items[..from]` are the kept values not yet placed, `items[..to]` the slots not yet
-        // written; the larger of the last kept one and the last late one goes last.
-        let mut from = items.len();
-        items.extend_from_slice(late);
-        let mut to = items.len();
-        for &value in late.iter().rev() {
-            while let Some(&kept) = from.checked_sub(1).and_then(|at| items.get(at)) {
-                if order_key(&kept) < order_key(&value) {
-                    break;
-                }
-                from -= 1;
-                to -= 1;
-                if let Some(slot) = items.get_mut(to) {
-                    *slot = kept;
-                }
-            }
-            to -= 1;
-            if let Some(slot) = items.get_mut(to) {
-                *slot = value;
-            }
-        }
-        late.clear();
+        crate::sort::merge_late(&mut self.items, &mut self.late, order_key);
     }
 
     fn values(&self) -> impl Iterator<Item = Decimal> + Clone + '_ {
