@@ -45,7 +45,12 @@ pub fn property_bytes<'a, P: PropertyLookup + ?Sized>(
     properties: &'a P,
     key: &str,
 ) -> Option<Cow<'a, [u8]>> {
-    match properties.property(key)? {
+    value_bytes(properties.property(key)?)
+}
+
+/// [`property_bytes`] of a value found.
+fn value_bytes(value: PropertyRef<'_>) -> Option<Cow<'_, [u8]>> {
+    match value {
         PropertyRef::Compact(PropertyValue::String(text)) => Some(Cow::Borrowed(text.as_bytes())),
         value => value_text(value).map(|text| match text {
             Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
@@ -146,7 +151,18 @@ pub fn numeric_value<P: PropertyLookup + ?Sized>(
     properties: &P,
     key: &str,
 ) -> Result<Option<Decimal>> {
-    let Some(text) = property_bytes(properties, key) else {
+    let Some(value) = properties.property(key) else {
+        return Ok(None);
+    };
+    // An event's JSON number read straight from its text: one that `small_numeric` reads has no
+    // exponent, and Postgres prints it with the same digits and scale. Its text as `->>` gives
+    // it (below) costs a UTF-8 check and a second pass.
+    if let PropertyRef::Compact(PropertyValue::Number(number)) = value {
+        if let Some(value) = small_numeric(number.as_bytes()) {
+            return Ok(Some(value));
+        }
+    }
+    let Some(text) = value_bytes(value) else {
         return Ok(None);
     };
     // The usual value, read from the bytes; else as text (long numbers, or not numeric).
@@ -358,6 +374,25 @@ mod tests {
                 let parsed = parse_numeric(&text, "f").ok().map(|d| d.serialize());
                 prop_assert_eq!(Some(small.serialize()), parsed);
             }
+        }
+    }
+
+    proptest! {
+        /// An event's JSON number gives the value of the text `->>` gives for it (what the
+        /// direct read of its digits skips), with the same scale, or the same error.
+        #[test]
+        fn json_numbers_read_as_their_text(
+            text in "-?(0|[1-9][0-9]{0,21})(\\.[0-9]{1,21})?([eE][-+]?[0-9]{1,2})?"
+        ) {
+            let number: serde_json::Map<String, Value> =
+                serde_json::from_str(&format!("{{\"f\": {text}}}")).unwrap();
+            let as_text: serde_json::Map<String, Value> =
+                [("f".to_string(), Value::String(numeric_text(&text)))].into_iter().collect();
+            let read = |map: serde_json::Map<String, Value>| {
+                let properties = crate::domain::event::Properties::from(map);
+                format!("{:?}", numeric_value(&properties, "f").map(|v| v.map(|d| d.serialize())))
+            };
+            prop_assert_eq!(read(number), read(as_text));
         }
     }
 
