@@ -324,7 +324,7 @@ class Months {
 }
 
 /** Splits NDJSON text into lines and hands each parsed event to `handle` (blank lines skipped). */
-function eachEvent(text, handle) {
+export function eachEvent(text, handle) {
   let start = 0;
   const length = text.length;
   while (start < length) {

@@ -24,7 +24,7 @@
 import { Engine, priceCharge } from '../../pkg/index.js';
 import init from '../../pkg/usage_calc.js';
 import { setupEngine, setupBodies, generateNdjson, chunkLines } from './workload.mjs';
-import { RunningPeer, RecomputePeer, engineCents } from './peer.mjs';
+import { RunningPeer, RecomputePeer, engineCents, eachEvent } from './peer.mjs';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir, cpus, availableParallelism, totalmem, loadavg } from 'node:os';
@@ -259,11 +259,26 @@ function timePeer(rep, Peer, ingestMs, firstMs) {
   log(`${Peer.name} rep ${rep + 1}: ingest ${fmt(t1 - t0)} ms, first usage ${fmt(t2 - t1, 1)} ms`);
 }
 
+// The least any JS peer does: read each line and JSON.parse it (the peers' own line loop),
+// nothing kept. It bounds peer_speedup from the peer's side: a 10x ratio needs ours to take at
+// most a tenth of the peer, whose time includes this.
+const parseOnlyMs = [];
+function timeParseOnly(rep) {
+  gc();
+  let events = 0;
+  const t0 = performance.now();
+  eachEvent(text, (event) => { if (event.transaction_id !== undefined) events++; });
+  parseOnlyMs.push(performance.now() - t0);
+  if (events !== textLines) throw new Error(`JSON.parse read ${events} events, expected ${textLines}`);
+  log(`JSON.parse alone rep ${rep + 1}: ${fmt(parseOnlyMs[rep])} ms`);
+}
+
 for (let rep = 0; rep < REPS; rep++) {
   timeEngine(rep);
   if (native) timeNative(rep);
   timePeer(rep, RunningPeer, peerIngestMs, peerFirstMs);
   timePeer(rep, RecomputePeer, recomputeIngestMs, recomputeFirstMs);
+  timeParseOnly(rep);
 }
 log(`peer cents match (running aggregates and recompute-from-events${native ? ', and native' : ''}, every repetition)`);
 
@@ -339,6 +354,7 @@ const rows = [
   ['5. peer_speedup: JS + decimal.js running aggregates ÷ ours (ingest + first usage)', `${fmt(peerSpeedup, 2)}x (${fmt(peerTotal)} ms vs ${fmt(engineTotal)} ms)`, '>= 10x', met(peerSpeedup >= 10)],
   ['   recompute-from-events peer (Lago\'s way) ÷ ours', `${fmt(recomputeSpeedup, 2)}x (${fmt(recomputeTotal)} ms)`, '', ''],
   ['   peer first usage; recompute peer first usage', `${fmt(median(peerFirstMs), 2)} ms; ${fmt(median(recomputeFirstMs), 1)} ms`, '', ''],
+  ['   JSON.parse of each line alone (no peer does less); its share of the running peer', `${fmt(median(parseOnlyMs))} ms; ${fmt(100 * median(parseOnlyMs) / peerTotal)} %`, '', ''],
   ['6. .wasm shipped, raw', `${fmt(wasmKb, 1)} KB`, '', ''],
   ['   .wasm gzip -9 (full time-zone data)', `${fmt(wasmGzipKb, 1)} KB`, '<= 250 KB', met(wasmGzipKb <= 250)],
   [`7. memory per stored event (WASM linear memory growth over ${nLabel})`, `${fmt(bytesPerEvent)} bytes`, '', ''],
