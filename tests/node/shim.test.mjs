@@ -496,7 +496,7 @@ test('STATE_FILE: compaction every N lines, replay after a crash and a clean clo
   assert.deepEqual(fs.readdirSync(path.dirname(state_path)).sort(), ['state.json', 'state.json.journal']);
 });
 
-test('a journal older than its snapshot (a crash between the two writes) is not replayed twice', async () => {
+test('a journal older than its snapshot (left by an older shim, or a snapshot put in place by hand) is not replayed', async () => {
   const state_path = path.join(TMP, 'stale', 'state.json');
   fs.mkdirSync(path.dirname(state_path));
   const first = await startShim({ statePath: state_path });
@@ -518,6 +518,35 @@ test('a journal older than its snapshot (a crash between the two writes) is not 
   const customers = await call(second.url, 'GET', '/api/v1/customers');
   assert.equal(customers.body.meta.total_count, 1);
   assert.equal(fs.existsSync(`${state_path}.tmp`), false);
+});
+
+test('a kill between a compaction\'s two renames: the next start finishes it, the clock included', async () => {
+  const state_path = path.join(TMP, 'renames', 'state.json');
+  fs.mkdirSync(path.dirname(state_path));
+  const first = await startShim({ statePath: state_path });
+  await setupOrganisation(first.url);
+  await call(first.url, 'POST', '/api/v1/events', eventBody('before-the-kill'));
+  assert.equal((await call(first.url, 'POST', '/__emulator/clock', { now: '2025-06-18T08:00:00Z' })).status, 200);
+  const old_journal = fs.readFileSync(`${state_path}.journal`, 'utf8');
+  await first.close();
+  // The snapshot renamed, the new journal (its header holds the clock) not yet: as `.tmp`.
+  const new_journal = fs.readFileSync(`${state_path}.journal`, 'utf8');
+  fs.writeFileSync(`${state_path}.journal.tmp`, new_journal);
+  fs.writeFileSync(`${state_path}.journal`, old_journal);
+  const second = await startShim({ statePath: state_path, emulatorNow: undefined });
+  assert.deepEqual(second.clock(), { now: '2025-06-18T08:00:00.000Z', mode: 'fixed' });
+  assert.deepEqual(await storedTransactionIds(second.url), ['before-the-kill']);
+  assert.equal(fs.readFileSync(`${state_path}.journal`, 'utf8'), new_journal);
+  assert.deepEqual(fs.readdirSync(path.dirname(state_path)).sort(), ['state.json', 'state.json.journal']);
+  // A new journal whose snapshot was never renamed (the kill came before) is a leftover.
+  await second.close();
+  const kept_journal = fs.readFileSync(`${state_path}.journal`, 'utf8');
+  fs.writeFileSync(`${state_path}.tmp`, '{"format": "usage-calc/1"');
+  fs.writeFileSync(`${state_path}.journal.tmp`, `${JSON.stringify({ base: 'another snapshot', clock: { mode: 'real' } })}\n`);
+  const third = await startShim({ statePath: state_path, emulatorNow: undefined });
+  assert.deepEqual(third.clock(), { now: '2025-06-18T08:00:00.000Z', mode: 'fixed' });
+  assert.equal(fs.readFileSync(`${state_path}.journal`, 'utf8'), kept_journal);
+  assert.deepEqual(fs.readdirSync(path.dirname(state_path)).sort(), ['state.json', 'state.json.journal']);
 });
 
 /** `node www/shim/server.mjs` with only `env` (no inherited HOST/PORT/…); resolves once it listens. */

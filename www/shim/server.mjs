@@ -192,25 +192,29 @@ async function serveStatic(shim, req, res, raw_path) {
 // `.tmp`, fsync, rename). `STATE_FILE.journal` is NDJSON: a header `{base, clock}` (the sha256 of
 // the snapshot it follows, the clock then), then one line per acknowledged mutation
 // `{method, path, query, body, now}` or clock change `{clock}`, written before the response.
-// A journal whose base is not the snapshot's hash was already folded into it (a crash between
-// the snapshot's rename and the journal's reset) and is ignored. Appends are write(2)s, not
-// fsyncs: they survive kill -9, not a power cut.
+// A compaction writes both new files before renaming either, so a kill between the two renames
+// leaves the new journal as `.tmp`, whose base names the new snapshot: the next start finishes
+// the rename (the clock is in no other file). A journal whose base is not the snapshot's hash is
+// ignored. Appends are write(2)s, not fsyncs: they survive kill -9, not a power cut.
 // ---------------------------------------------------------------------------------------------
 
 const sha256 = (text) => crypto.createHash('sha256').update(text).digest('hex');
 
-/** Replaces `file_path` with `text` so a reader sees the old or the new file, never a part. */
-function writeFileAtomic(file_path, text) {
-  const tmp_path = `${file_path}.tmp`;
-  const fd = fs.openSync(tmp_path, 'w');
+/** Writes `text` to `file_path` (replaced) and flushes it to the disk. */
+function writeDurable(file_path, text) {
+  const fd = fs.openSync(file_path, 'w');
   try {
     writeAll(fd, text);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
-  fs.renameSync(tmp_path, file_path);
-  const dir_fd = fs.openSync(path.dirname(file_path), 'r');
+}
+
+/** Renames `from` over `to` and flushes the directory: a reader sees the old or the new file. */
+function renameDurable(from, to) {
+  fs.renameSync(from, to);
+  const dir_fd = fs.openSync(path.dirname(to), 'r');
   try {
     fs.fsyncSync(dir_fd); // the rename itself
   } finally {
@@ -269,9 +273,12 @@ class StateStore {
 
   /** Restores `shim.engine` and `shim.clock`; false when there is no state yet. */
   load(shim) {
-    // Leftovers of a kill mid-compaction: never renamed, so never part of the state.
-    for (const tmp of [`${this.state_path}.tmp`, `${this.journal_path}.tmp`]) fs.rmSync(tmp, { force: true });
     const snapshot = readIfExists(this.state_path);
+    if (snapshot !== null && this.pendingJournalBase() === sha256(snapshot)) {
+      renameDurable(`${this.journal_path}.tmp`, this.journal_path); // the compaction's last step
+    }
+    // Other leftovers of a kill mid-compaction: never renamed, so never part of the state.
+    for (const tmp of [`${this.state_path}.tmp`, `${this.journal_path}.tmp`]) fs.rmSync(tmp, { force: true });
     if (snapshot === null) return false;
     shim.engine = Engine.import(snapshot);
     shim.engine.setApiKey(shim.api_key);
@@ -308,12 +315,28 @@ class StateStore {
     return this.lines_since_snapshot >= this.compact_every_lines;
   }
 
-  /** Snapshot first, then the journal: a crash between the two leaves a journal with a stale base. */
+  /** The base of a journal a compaction wrote but did not rename (its header whole), or null. */
+  pendingJournalBase() {
+    try {
+      return parseJournal(readIfExists(`${this.journal_path}.tmp`) ?? '', '').header?.base ?? null;
+    } catch {
+      return null; // never renamed, and unreadable: a leftover like any other
+    }
+  }
+
+  /**
+   * Both files written and flushed, then renamed snapshot first: a kill before the snapshot's
+   * rename leaves the old pair whole; after it, the new journal waits as `.tmp` for `load`.
+   */
   compact(shim) {
     const snapshot = JSON.stringify(shim.engine.export());
-    writeFileAtomic(this.state_path, snapshot);
+    const header = `${JSON.stringify({ base: sha256(snapshot), clock: shim.clock })}\n`;
+    writeDurable(`${this.state_path}.tmp`, snapshot);
+    writeDurable(`${this.journal_path}.tmp`, header);
     if (this.journal_fd !== null) fs.closeSync(this.journal_fd);
-    writeFileAtomic(this.journal_path, `${JSON.stringify({ base: sha256(snapshot), clock: shim.clock })}\n`);
+    this.journal_fd = null;
+    renameDurable(`${this.state_path}.tmp`, this.state_path);
+    renameDurable(`${this.journal_path}.tmp`, this.journal_path);
     this.journal_fd = fs.openSync(this.journal_path, 'a');
     this.lines_since_snapshot = 0;
   }
