@@ -26,6 +26,9 @@ bash scripts/build.sh
 step "node --test tests/node/"
 node --test tests/node/   # Node 20 needs the directory; globs need Node 21+
 
+step "faults: the shim killed and restarted 10 times under events, batches and clock changes"
+node tests/faults/run.mjs --kills 10
+
 step "browser: the pricing simulator in Debian's Chromium (playwright-core)"
 node tests/browser/simulator.mjs
 
