@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# THE test command: tool set-up, lints, Rust tests (incl. proptest), wasm build, Node tests,
+# THE test command: tool set-up, lints, Rust tests (incl. proptest), wasm build, Node tests, fault rounds,
 # conformance fixtures. Fails fast; prints each runner's own summary lines, then a step table.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
