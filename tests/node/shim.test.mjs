@@ -352,6 +352,26 @@ test('one access log line per request: ISO time, method, path without secrets, s
   assert.doesNotMatch(shim.lines.join('\n'), /s3cret|hidden/);
 });
 
+test('a client that leaves mid-body: nothing stored, nothing journaled, the access log says aborted', async () => {
+  const state_path = path.join(TMP, 'aborted', 'state.json');
+  fs.mkdirSync(path.dirname(state_path));
+  const shim = await startShim({ statePath: state_path });
+  await setupOrganisation(shim.url);
+  const journal_before = fs.readFileSync(`${state_path}.journal`, 'utf8');
+  const body = JSON.stringify(eventBody('cut-short'));
+  const { hostname, port } = new URL(shim.url);
+  const socket = net.connect(Number(port), hostname);
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(`POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\n`
+    + `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 20)}`);
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the head and a part of the body in
+  socket.destroy();
+  await waitFor(() => shim.lines.length === 5);
+  assert.match(shim.lines.at(-1), / POST \/api\/v1\/events aborted \d+\.\dms 0B$/);
+  assert.deepEqual(await storedTransactionIds(shim.url), []);
+  assert.equal(fs.readFileSync(`${state_path}.journal`, 'utf8'), journal_before);
+});
+
 // ---------------------------------------------------------------------------------------------
 // The demo organisation
 // ---------------------------------------------------------------------------------------------

@@ -550,7 +550,9 @@ function accessLogLine(started_ms, req, res) {
   const logged_path = query_at < 0 ? req.url : `${req.url.slice(0, query_at)}?${redactQuery(req.url.slice(query_at + 1))}`;
   const elapsed_ms = (performance.now() - started_ms).toFixed(1);
   const body_bytes = req.method === 'HEAD' || !res.headersSent ? 0 : (res.body_bytes ?? 0);
-  return `${isoNow()} ${req.method} ${logged_path} ${res.statusCode} ${elapsed_ms}ms ${body_bytes}B`;
+  // Closed before any answer went out: the client left (mid-body, or before the answer).
+  const status = res.headersSent ? res.statusCode : 'aborted';
+  return `${isoNow()} ${req.method} ${logged_path} ${status} ${elapsed_ms}ms ${body_bytes}B`;
 }
 
 /** The wall-clock time as ISO 8601, formatted once per millisecond. */
@@ -571,6 +573,8 @@ function onRequest(shim, req, res) {
   res.on('close', () => shim.log(accessLogLine(started_ms, req, res)));
   if (serveKept(shim, req, res)) return;
   route(shim, req, res).catch((error) => {
+    // A client that leaves mid-body is no fault of ours: the access log says `aborted`.
+    if (error.code === 'ECONNRESET' && req.destroyed) return;
     process.stderr.write(`${req.method} ${req.url}: ${error.stack ?? error}\n`);
     if (!res.headersSent) sendJson(res, 500, { status: 500, error: 'Internal Server Error' });
     else res.destroy();
