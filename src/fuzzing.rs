@@ -98,6 +98,43 @@ pub fn api_request(engine: &mut Engine, data: &[u8]) {
     handle(engine, KEY, &request(method, &path, query, body), now());
 }
 
+/// True when the organisation survives the shim's snapshot: [`Engine::import`] of its
+/// [`Engine::export`] exports the same state and answers every list and a current usage alike
+/// (status and body: the engine's generation, in a header, starts again at an import).
+pub fn survives_snapshot(engine: &mut Engine) -> bool {
+    const READS: [(&str, &str); 9] = [
+        ("/api/v1/organizations", ""),
+        ("/api/v1/taxes", "per_page=1000"),
+        ("/api/v1/customers", "per_page=1000"),
+        ("/api/v1/billable_metrics", "per_page=1000"),
+        ("/api/v1/plans", "per_page=1000"),
+        ("/api/v1/subscriptions", "per_page=1000"),
+        ("/api/v1/coupons", "per_page=1000"),
+        ("/api/v1/events", "per_page=1000"),
+        (
+            "/api/v1/customers/c/current_usage",
+            "external_subscription_id=s",
+        ),
+    ];
+    let state = engine.export();
+    let Ok(mut restored) = Engine::import(&state) else {
+        return false;
+    };
+    restored.export() == state
+        && READS.iter().all(|&(path, query)| {
+            let read = |engine: &mut Engine| {
+                let response = handle(
+                    engine,
+                    KEY,
+                    &request("GET", path, query, String::new()),
+                    now(),
+                );
+                (response.status, response.body)
+            };
+            read(engine) == read(&mut restored)
+        })
+}
+
 /// Bytes as a charge request for every rating entry point that parses charge properties.
 pub fn charge_properties(data: &[u8]) {
     let text = String::from_utf8_lossy(data);

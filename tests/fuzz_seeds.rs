@@ -22,6 +22,7 @@ fn api_handle_seeds_do_not_panic() {
     let mut engine = fuzzing::organisation();
     for input in inputs("api_handle") {
         fuzzing::api_request(&mut engine, &input);
+        assert!(fuzzing::survives_snapshot(&mut engine));
     }
 }
 
