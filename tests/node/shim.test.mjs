@@ -569,6 +569,36 @@ test('a kill between a compaction\'s two renames: the next start finishes it, th
   assert.deepEqual(fs.readdirSync(path.dirname(state_path)).sort(), ['state.json', 'state.json.journal']);
 });
 
+test('a failed state write (disk full): that change and every API call after it get a 503, the files keep what was acknowledged', async (t) => {
+  const state_path = path.join(TMP, 'full', 'state.json');
+  fs.mkdirSync(path.dirname(state_path));
+  const first = await startShim({ statePath: state_path });
+  await setupOrganisation(first.url);
+  assert.equal((await call(first.url, 'POST', '/api/v1/events', eventBody('kept'))).status, 200);
+  const usage = '/api/v1/customers/hooli/current_usage?external_subscription_id=sub_1';
+  assert.equal((await call(first.url, 'GET', usage)).status, 200); // now a kept answer too
+  const files_before = ['', '.journal'].map((end) => fs.readFileSync(state_path + end, 'utf8'));
+  // The shim's writes go through this very module object: every write now fails as on a full disk.
+  const writeSync = fs.writeSync;
+  t.after(() => { fs.writeSync = writeSync; });
+  fs.writeSync = () => { throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }); };
+  const refused = await call(first.url, 'POST', '/api/v1/events', eventBody('not-durable'));
+  fs.writeSync = writeSync;
+  const failed = { status: 503, error: 'Service Unavailable', code: 'state_not_durable', error_details: { state_file: ['ENOSPC'] } };
+  assert.equal(refused.status, 503);
+  assert.deepEqual(refused.body, failed);
+  // The engine holds the refused event, the files do not: nothing more is answered or written.
+  for (const [method, route, body] of [['GET', usage], ['GET', '/api/v1/events'], ['POST', '/api/v1/events', eventBody('after')],
+    ['GET', '/__emulator/clock'], ['POST', '/__emulator/clock', { now: '2025-06-16T00:00:00Z' }]]) {
+    assert.deepEqual(await call(first.url, method, route, body).then((r) => [r.status, r.body]), [503, failed], `${method} ${route}`);
+  }
+  assert.equal((await fetch(`${first.url}/`)).status, 200); // the page still loads
+  await first.close();
+  assert.deepEqual(['', '.journal'].map((end) => fs.readFileSync(state_path + end, 'utf8')), files_before);
+  const second = await startShim({ statePath: state_path, emulatorNow: undefined });
+  assert.deepEqual(await storedTransactionIds(second.url), ['kept']);
+});
+
 /** `node www/shim/server.mjs` with only `env` (no inherited HOST/PORT/…); resolves once it listens. */
 async function spawnShim(env) {
   const child = spawn(process.execPath, [SERVER], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

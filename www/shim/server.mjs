@@ -361,6 +361,10 @@ function send(res, status, headers, body) {
 
 const sendJson = (res, status, value) => send(res, status, { 'content-type': JSON_TYPE }, JSON.stringify(value));
 
+/** The answer while the state file cannot be written (see `shim.fail`), naming the error. */
+const sendStateFailed = (res, shim) => sendJson(res, 503, { status: 503, error: 'Service Unavailable',
+  code: 'state_not_durable', error_details: { state_file: [shim.failed.code ?? 'write_failed'] } });
+
 /**
  * The request body as text, or null once it passes `body_max_bytes` (declared or streamed);
  * nothing past the limit is kept.
@@ -427,8 +431,9 @@ async function handleApi(shim, req, res, raw_path, query) {
   const now = shim.nowIso();
   const request = { method: req.method, path: raw_path, query, headers: engineHeaders(req.headers), body };
   const response = shim.engine.handle(request, now);
-  if (MUTATING_METHODS.has(req.method) && response.status < 300) {
-    shim.record({ method: req.method, path: raw_path, query, body, now });
+  if (MUTATING_METHODS.has(req.method) && response.status < 300
+    && !shim.record({ method: req.method, path: raw_path, query, body, now })) {
+    return sendStateFailed(res, shim);
   }
   const headers = { ...response.headers, 'cache-control': 'no-store' };
   const validity = headers[VALIDITY_HEADER];
@@ -499,7 +504,7 @@ async function handleClock(shim, req, res) {
       return sendJson(res, 422, { status: 422, error: 'Unprocessable Entity', code: 'validation_errors',
         error_details: changed.error_details });
     }
-    shim.setClock(changed.clock);
+    if (!shim.setClock(changed.clock)) return sendStateFailed(res, shim);
   } else if (req.method !== 'GET') {
     return send(res, 405, { 'content-type': TEXT_TYPE, allow: 'GET, POST' }, 'Method Not Allowed\n');
   }
@@ -513,8 +518,10 @@ async function route(shim, req, res) {
   const raw_path = query_at < 0 ? req.url : req.url.slice(0, query_at);
   const query = query_at < 0 ? '' : req.url.slice(query_at + 1);
   if (!raw_path.startsWith('/')) return send(res, 400, { 'content-type': TEXT_TYPE }, 'Bad Request\n');
+  const api = isUnder(raw_path, '/api/v1') || isUnder(raw_path, '/portal');
+  if (shim.failed && (api || raw_path === '/__emulator/clock')) return sendStateFailed(res, shim);
   if (raw_path === '/__emulator/clock') return handleClock(shim, req, res);
-  if (isUnder(raw_path, '/api/v1') || isUnder(raw_path, '/portal')) return handleApi(shim, req, res, raw_path, query);
+  if (api) return handleApi(shim, req, res, raw_path, query);
   return serveStatic(shim, req, res, raw_path);
 }
 
@@ -571,7 +578,7 @@ function onRequest(shim, req, res) {
   const started_ms = performance.now();
   // 'close' also fires for an aborted response (which 'finish' would miss): one line each.
   res.on('close', () => shim.log(accessLogLine(started_ms, req, res)));
-  if (serveKept(shim, req, res)) return;
+  if (!shim.failed && serveKept(shim, req, res)) return;
   route(shim, req, res).catch((error) => {
     // A client that leaves mid-body is no fault of ours: the access log says `aborted`.
     if (error.code === 'ECONNRESET' && req.destroyed) return;
@@ -590,7 +597,8 @@ function onRequest(shim, req, res) {
  * `apiKey` (a fresh `dev_…` key), `demo` (true: load the demo organisation when there is no
  * state), `statePath` (durable state), `emulatorNow` (ISO: start frozen there),
  * `compactEveryLines`, `log(line)` (access log; stdout), `roots: {www, pkg}`.
- * Resolves to `{server, engine, url, apiKey, close()}`; `close()` snapshots the state first.
+ * Resolves to `{server, engine, url, apiKey, close()}`; `close()` snapshots the state first (not
+ * after a failed state write: the files keep what was acknowledged).
  */
 export async function createShim(options = {}) {
   const shim = {
@@ -606,18 +614,47 @@ export async function createShim(options = {}) {
     nowMs: () => clockNowMs(shim.clock, Date.now()),
     nowIso: () => new Date(shim.nowMs()).toISOString(),
     answers: new Answers(() => shim.engine),
-    /** Journals an acknowledged change (before its response) and schedules a snapshot when due. */
+    /** The write that failed (see `fail`), or null. */
+    failed: null,
+    /**
+     * Journals an acknowledged change (before its response) and schedules a snapshot when due.
+     * False when the journal could not be written: the shim has failed.
+     */
     record: (entry) => {
-      if (!shim.store || !shim.store.append(entry) || shim.compaction_scheduled) return;
+      if (!shim.store) return true;
+      try {
+        if (!shim.store.append(entry) || shim.compaction_scheduled) return true;
+      } catch (error) {
+        shim.fail(error);
+        return false;
+      }
       shim.compaction_scheduled = true;
       setImmediate(() => {
         shim.compaction_scheduled = false;
-        if (!shim.closed) shim.store.compact(shim);
+        if (shim.closed || shim.failed) return;
+        try {
+          shim.store.compact(shim);
+        } catch (error) {
+          shim.fail(error);
+        }
       });
+      return true;
     },
+    /**
+     * A write of the state failed (disk full, I/O error): the files can no longer follow the
+     * engine, which may hold a change they lack. From here on the API and the clock answer 503
+     * and nothing more is written, so the files keep exactly what was acknowledged; a restart
+     * resumes from them.
+     */
+    fail: (error) => {
+      if (shim.failed) return;
+      shim.failed = error;
+      process.stderr.write(`${shim.store.state_path}: ${error.message}; the API answers 503 until a restart\n`);
+    },
+    /** Sets and journals the clock; false when the journal could not be written. */
     setClock: (clock) => {
       shim.clock = clock;
-      shim.record({ clock });
+      return shim.record({ clock });
     },
   };
   startState(shim, options);
@@ -664,7 +701,7 @@ async function closeShim(shim, server) {
   if (shim.closed) return;
   shim.closed = true;
   if (shim.store) {
-    shim.store.compact(shim);
+    if (!shim.failed) shim.store.compact(shim); // failed: the files keep what was acknowledged
     shim.store.close();
   }
 }
