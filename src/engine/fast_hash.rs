@@ -1,8 +1,12 @@
-//! A fast, deterministic hasher for the keys of ingestion (transaction ids, subscription ids):
-//! SipHash cost about as much per event as reading the event. Eight bytes per step with a
-//! multiply (as rustc's FxHash), then a final mix so that the low bits the hash tables use
-//! depend on every byte. Not resistant to chosen collisions: a client sending colliding ids
-//! only slows its own ingestion (wasm32's `RandomState` has fixed keys too).
+//! A fast, deterministic hasher for the keys of ingestion (transaction ids, subscription ids)
+//! and of unique counts: SipHash cost about as much per event as reading the event. Eight bytes
+//! per step, each step a full mix (splitmix64's), so that every bit of the hash depends on every
+//! byte: the store keeps transaction ids by their 64-bit hash, which must not repeat for keys
+//! that differ. (One multiply per step, as rustc's FxHash, let a difference in a word's top byte
+//! cancel against one in the next word's low byte: `id-100084-aaaa…` and `id-100009-aaaa…`
+//! shared a hash, one sequential id in ten shared one, and ingesting 3M of them took 40× the
+//! time.) Not resistant to chosen collisions: a client sending colliding ids only slows its own
+//! ingestion (wasm32's `RandomState` has fixed keys too).
 
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
@@ -17,7 +21,12 @@ const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
 impl FastHasher {
     fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+        // splitmix64's output mix of the state and the word; the seed keeps a zero word from
+        // leaving a zero state as it was.
+        let mut mixed = self.0.wrapping_add(SEED) ^ word;
+        mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        self.0 = mixed ^ (mixed >> 31);
     }
 }
 
@@ -46,13 +55,8 @@ impl Hasher for FastHasher {
     }
 
     fn finish(&self) -> u64 {
-        // murmur3's final mix.
-        let mut hash = self.0;
-        hash ^= hash >> 33;
-        hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        hash ^= hash >> 33;
-        hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        hash ^ (hash >> 33)
+        // Every step mixed already.
+        self.0
     }
 }
 
@@ -88,6 +92,31 @@ impl Hasher for PassThrough {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sequential ids and values of common shapes: none may share a hash with another (the
+    /// store keeps transaction ids by their hash, and a shared one costs a search).
+    #[test]
+    fn structured_keys_never_share_a_hash() {
+        const KEYS: u64 = 300_000;
+        let shapes: [fn(u64) -> String; 5] = [
+            |n| format!("id-{n}-aaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+            |n| n.to_string(),
+            |n| format!("evt_{n:010}_batch"),
+            |n| format!("user-{n}@example.com"),
+            |n| format!("{:08x}-0000-4000-8000-{n:012x}", n * 7919),
+        ];
+        for shape in shapes {
+            let mut seen = std::collections::HashMap::with_capacity(KEYS as usize);
+            for n in 0..KEYS {
+                let key = shape(n);
+                if let Some(other) = seen.insert(hash_text(&key), n) {
+                    panic!("{key:?} has the hash of {:?}", shape(other));
+                }
+            }
+        }
+        // Runs of NUL words are no fixed point.
+        assert_ne!(hash_text(""), hash_text("\0\0\0\0\0\0\0\0"));
+    }
 
     #[test]
     fn keys_that_differ_hash_apart() {
