@@ -18,7 +18,7 @@ fn inputs(target: &str) -> Vec<Vec<u8>> {
 }
 
 #[test]
-fn api_handle_seeds_do_not_panic() {
+fn api_handle_seeds_do_not_panic_and_survive_the_snapshot() {
     let mut engine = fuzzing::organisation();
     for input in inputs("api_handle") {
         fuzzing::api_request(&mut engine, &input);
