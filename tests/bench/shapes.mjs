@@ -11,14 +11,11 @@
 // here fails on a ratio; the run fails only when a shape stores an unexpected number of events.
 import { Engine } from '../../pkg/index.js';
 import { setupEngine, setupBodies, generateNdjson, chunkLines } from './workload.mjs';
+import { numberOption } from '../lib/child-shim.mjs';
 
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
-};
-const N = option('events', 500_000);
-const REPS = Math.max(1, option('reps', 3));
+const N = numberOption(args, 'events', 500_000);
+const REPS = Math.max(1, numberOption(args, 'reps', 3));
 const setup = setupBodies();
 const lines = generateNdjson(N).text.split('\n').filter(Boolean);
 

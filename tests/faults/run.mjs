@@ -8,20 +8,17 @@
 //   node tests/faults/run.mjs [--kills 100] [--seed N]
 //
 // Prints a table and one line `faults: kills=… sigterms=… … lost=0 …`; exits non-zero on any
-// violation (each printed with the round and the seed, which replays the same choices).
-import { spawn } from 'node:child_process';
+// violation, each printed with its round and the seed (the seed replays the same choices: kill
+// delays, batch sizes, compaction periods; where a kill lands still depends on timing).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../../www/lib/random.js';
+import { numberOption, startShim as startChild } from '../lib/child-shim.mjs';
 
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
-};
-const KILLS = option('kills', 100);
-const SEED = option('seed', Math.floor(Math.random() * 2 ** 31));
+const KILLS = numberOption(args, 'kills', 100);
+const SEED = numberOption(args, 'seed', Math.floor(Math.random() * 2 ** 31));
 // Round r's events take hour r of June, before the clock (June 20-29): at most 400 rounds.
 if (!(Number.isInteger(KILLS) && KILLS >= 1 && KILLS <= 400)) {
   console.error('--kills: a whole number from 1 to 400');
@@ -29,21 +26,10 @@ if (!(Number.isInteger(KILLS) && KILLS >= 1 && KILLS <= 400)) {
 }
 const KEY = 'faults_key';
 const START_NOW = '2025-06-20T12:00:00Z';
-const SHIM = fileURLToPath(new URL('../../www/shim/server.mjs', import.meta.url));
 const USAGE = '/api/v1/customers/acme/current_usage?external_subscription_id=sub_acme';
 
-/** mulberry32: the same seed gives the same kill moments, batch sizes and compaction periods. */
-function prng(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-const random = prng(SEED);
+// The same seed gives the same kill moments, batch sizes and compaction periods.
+const random = mulberry32(SEED);
 const between = (low, high) => low + Math.floor(random() * (high - low + 1));
 /** Journal lines between snapshots: short periods often, so that kills land in compactions. */
 const compactLines = () => [2, 3, 5, 20, 100][between(0, 4)];
@@ -54,29 +40,8 @@ const JOURNAL = `${STATE}.journal`;
 const TMP_FILES = [`${STATE}.tmp`, `${JOURNAL}.tmp`];
 
 /** The shim on the state files; the first start sets the clock, a restart takes the state's. */
-function startShim(compact_lines, first = false) {
-  const child = spawn(process.execPath, [SHIM], {
-    env: { ...process.env, PORT: '0', DEMO: '0', LAGO_API_KEY: KEY, STATE_FILE: STATE,
-      STATE_COMPACT_LINES: String(compact_lines), ...(first ? { EMULATOR_NOW: START_NOW } : {}) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  let stderr = '';
-  child.stderr.on('data', (chunk) => { stderr += chunk; });
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    child.stdout.on('data', function first(chunk) {
-      seen += chunk;
-      const match = seen.match(/listening on (http:\/\/\S+)/);
-      if (match) {
-        child.stdout.off('data', first);
-        child.stdout.resume(); // drain the access log
-        resolve({ child, url: match[1], exited, stderr: () => stderr });
-      }
-    });
-    exited.then(({ code, signal }) => reject(new Error(`shim exited (${code ?? signal}) before listening: ${stderr}`)));
-  });
-}
+const startShim = (compact_lines, first = false) => startChild({ PORT: '0', DEMO: '0', LAGO_API_KEY: KEY, STATE_FILE: STATE,
+  STATE_COMPACT_LINES: String(compact_lines), EMULATOR_NOW: first ? START_NOW : null });
 
 async function call(url, method, route, body) {
   const response = await fetch(url + route, {

@@ -7,41 +7,15 @@
 // Prints a table and one line `load: seconds=… connections=… requests=… errors=… non2xx=…
 // events_acked=… events_stored=… units_match=… rss_start_mb=… rss_peak_mb=… rss_end_mb=…`;
 // exits non-zero when anything is lost, doubled, or answered with an error.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { numberOption, startShim } from '../lib/child-shim.mjs';
 
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
-};
-const SECONDS = option('seconds', 60);
-const CONNECTIONS = option('connections', 64);
+const SECONDS = numberOption(args, 'seconds', 60);
+const CONNECTIONS = numberOption(args, 'connections', 64);
 const KEY = 'load_key';
 const NOW = '2025-06-20T12:00:00Z';
-const SHIM = fileURLToPath(new URL('../../www/shim/server.mjs', import.meta.url));
-
-function startShim() {
-  const child = spawn(process.execPath, [SHIM], {
-    env: { ...process.env, PORT: '0', DEMO: '0', LAGO_API_KEY: KEY, EMULATOR_NOW: NOW },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    child.stdout.on('data', function first(chunk) {
-      seen += chunk;
-      const match = seen.match(/listening on (http:\/\/\S+)/);
-      if (match) {
-        child.stdout.off('data', first);
-        child.stdout.resume(); // drain the access log
-        resolve({ child, url: match[1] });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`shim exited with ${code}`)));
-  });
-}
 
 /** Resident memory of a process, in MB (Linux). */
 function rssMb(pid) {
@@ -71,7 +45,7 @@ async function setup(url) {
 }
 
 async function main() {
-  const { child, url } = await startShim();
+  const { child, url } = await startShim({ PORT: '0', DEMO: '0', LAGO_API_KEY: KEY, EMULATOR_NOW: NOW }, { showStderr: true });
   await setup(url);
   const rssStart = rssMb(child.pid);
   let rssPeak = rssStart;

@@ -353,10 +353,7 @@ test('one access log line per request: ISO time, method, path without secrets, s
 });
 
 test('a client that leaves mid-body: nothing stored, nothing journaled, the access log says aborted', async () => {
-  const state_path = path.join(TMP, 'aborted', 'state.json');
-  fs.mkdirSync(path.dirname(state_path));
-  const shim = await startShim({ statePath: state_path });
-  await setupOrganisation(shim.url);
+  const { shim, state_path } = await organisedShim('aborted');
   const journal_before = fs.readFileSync(`${state_path}.journal`, 'utf8');
   const body = JSON.stringify(eventBody('cut-short'));
   const { hostname, port } = new URL(shim.url);
@@ -420,6 +417,21 @@ async function setupOrganisation(url) {
   }
 }
 
+/** A fresh directory for one test's durable state: the STATE_FILE path in it. */
+function statePath(name) {
+  const state_path = path.join(TMP, name, 'state.json');
+  fs.mkdirSync(path.dirname(state_path));
+  return state_path;
+}
+
+/** An in-process shim on a fresh STATE_FILE, its organisation set up. */
+async function organisedShim(name) {
+  const state_path = statePath(name);
+  const shim = await startShim({ statePath: state_path });
+  await setupOrganisation(shim.url);
+  return { shim, state_path };
+}
+
 const eventBody = (transaction_id, at = '2025-06-10T00:00:00Z') =>
   ({ event: { transaction_id, external_subscription_id: 'sub_1', code: 'calls', timestamp: ts(at) } });
 
@@ -472,8 +484,7 @@ test('a kept usage answer is served again only while nothing changed, the clock 
 const journalLines = (state_path) => fs.readFileSync(`${state_path}.journal`, 'utf8').split('\n').filter(Boolean);
 
 test('STATE_FILE: compaction every N lines, replay after a crash and a clean close give the same answers', async () => {
-  const state_path = path.join(TMP, 'compaction', 'state.json');
-  fs.mkdirSync(path.dirname(state_path));
+  const state_path = statePath('compaction');
   // Real time at first (the demo's events are 1760 whatever the day).
   const first = await startShim({ statePath: state_path, compactEveryLines: 4, demo: true, emulatorNow: undefined });
   // A fresh start writes the demo's snapshot at once: a restart must not build it again.
@@ -517,10 +528,7 @@ test('STATE_FILE: compaction every N lines, replay after a crash and a clean clo
 });
 
 test('a journal older than its snapshot (left by an older shim, or a snapshot put in place by hand) is not replayed', async () => {
-  const state_path = path.join(TMP, 'stale', 'state.json');
-  fs.mkdirSync(path.dirname(state_path));
-  const first = await startShim({ statePath: state_path });
-  await setupOrganisation(first.url);
+  const { shim: first, state_path } = await organisedShim('stale');
   await call(first.url, 'POST', '/api/v1/events', eventBody('only-once'));
   // Replayed twice, a create-then-delete would take a second id.
   const temporary = { billable_metric: { code: 'temporary', name: 'Temporary', aggregation_type: 'count_agg' } };
@@ -541,10 +549,7 @@ test('a journal older than its snapshot (left by an older shim, or a snapshot pu
 });
 
 test('a kill between a compaction\'s two renames: the next start finishes it, the clock included', async () => {
-  const state_path = path.join(TMP, 'renames', 'state.json');
-  fs.mkdirSync(path.dirname(state_path));
-  const first = await startShim({ statePath: state_path });
-  await setupOrganisation(first.url);
+  const { shim: first, state_path } = await organisedShim('renames');
   await call(first.url, 'POST', '/api/v1/events', eventBody('before-the-kill'));
   assert.equal((await call(first.url, 'POST', '/__emulator/clock', { now: '2025-06-18T08:00:00Z' })).status, 200);
   const old_journal = fs.readFileSync(`${state_path}.journal`, 'utf8');
@@ -570,10 +575,7 @@ test('a kill between a compaction\'s two renames: the next start finishes it, th
 });
 
 test('a failed state write (disk full): that change and every API call after it get a 503, the files keep what was acknowledged', async (t) => {
-  const state_path = path.join(TMP, 'full', 'state.json');
-  fs.mkdirSync(path.dirname(state_path));
-  const first = await startShim({ statePath: state_path });
-  await setupOrganisation(first.url);
+  const { shim: first, state_path } = await organisedShim('full');
   assert.equal((await call(first.url, 'POST', '/api/v1/events', eventBody('kept'))).status, 200);
   const usage = '/api/v1/customers/hooli/current_usage?external_subscription_id=sub_1';
   assert.equal((await call(first.url, 'GET', usage)).status, 200); // now a kept answer too
@@ -616,8 +618,7 @@ async function spawnShim(env) {
 }
 
 test('a child process: listens on 127.0.0.1 by default, logs to stdout, keeps its state across SIGTERM and kill -9', async () => {
-  const state_path = path.join(TMP, 'child', 'state.json');
-  fs.mkdirSync(path.dirname(state_path));
+  const state_path = statePath('child');
   const env = { PORT: '0', LAGO_API_KEY: KEY, STATE_FILE: state_path, DEMO: '0', EMULATOR_NOW: NOW };
   let shim = await spawnShim(env);
   assert.match(shim.url, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -648,8 +649,7 @@ test('a child process: listens on 127.0.0.1 by default, logs to stdout, keeps it
 });
 
 test('kill -9 at a random moment of ingestion loses no acknowledged event and leaves no .tmp file', async (t) => {
-  const state_path = path.join(TMP, 'kill', 'state.json');
-  fs.mkdirSync(path.dirname(state_path));
+  const state_path = statePath('kill');
   // Compacting every 25 lines puts snapshot writes (and their .tmp files) under the kill too.
   const env = { PORT: '0', LAGO_API_KEY: KEY, STATE_FILE: state_path, DEMO: '0', EMULATOR_NOW: NOW, STATE_COMPACT_LINES: '25' };
   let shim = await spawnShim(env);
