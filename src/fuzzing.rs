@@ -135,6 +135,20 @@ pub fn survives_snapshot(engine: &mut Engine) -> bool {
         })
 }
 
+/// Bytes as a saved state (`Engine.import`, the shim's `STATE_FILE`): imported when it is one,
+/// then exported and asked a current usage. No text may panic.
+pub fn import_state(data: &[u8]) {
+    let Ok(state) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    if let Ok(mut engine) = Engine::import(&state) {
+        let _ = engine.export();
+        let _ = engine.current_usage(
+            &json!({"external_customer_id": "c", "external_subscription_id": "s", "now": "2025-06-15T00:00:00Z"}),
+        );
+    }
+}
+
 /// Bytes as a charge request for every rating entry point that parses charge properties.
 pub fn charge_properties(data: &[u8]) {
     let text = String::from_utf8_lossy(data);

@@ -51,3 +51,10 @@ fn ingest_bulk_seeds_read_alike_by_both_readers() {
         );
     }
 }
+
+#[test]
+fn state_import_seeds_do_not_panic() {
+    for input in inputs("state_import") {
+        fuzzing::import_state(&input);
+    }
+}
