@@ -3,7 +3,8 @@
 // could do badly (sequential ids with a common suffix, every event late, a distinct value on
 // every event, many subscriptions or codes), each shape's ingestion and first usage timed as a
 // ratio to the workload as it is. A shape far slower per line than the others is a complexity
-// bug, not noise: sequential ids once took 40x (a weak hash made them share hashes).
+// bug, not noise: sequential ids once took up to 30x by 3M events (a weak hash made them share
+// hashes).
 //
 //   node tests/bench/shapes.mjs [--events 500000] [--reps 3]
 //
