@@ -274,7 +274,8 @@ class StateStore {
   /** Restores `shim.engine` and `shim.clock`; false when there is no state yet. */
   load(shim) {
     const snapshot = readIfExists(this.state_path);
-    if (snapshot !== null && this.pendingJournalBase() === sha256(snapshot)) {
+    const base = snapshot === null ? null : sha256(snapshot); // hashed once: it may be large
+    if (base !== null && this.pendingJournalBase() === base) {
       renameDurable(`${this.journal_path}.tmp`, this.journal_path); // the compaction's last step
     }
     // Other leftovers of a kill mid-compaction: never renamed, so never part of the state.
@@ -283,7 +284,7 @@ class StateStore {
     shim.engine = Engine.import(snapshot);
     shim.engine.setApiKey(shim.api_key);
     const journal = parseJournal(readIfExists(this.journal_path) ?? '', this.journal_path);
-    if (journal.header?.base !== sha256(snapshot)) {
+    if (journal.header?.base !== base) {
       if (journal.header) process.stderr.write(`${this.journal_path}: older than the snapshot, ignored\n`);
       return true; // the caller compacts, which starts a fresh journal
     }
