@@ -1,5 +1,5 @@
 //! The native side of `tests/bench/run.mjs`: the same workload as the WASM benchmark, through the
-//! crate's own API, built with the release profile the `.wasm` uses (opt-level "s", LTO).
+//! crate's own API, built with the release profile the `.wasm` uses (opt-level 3, LTO).
 //!
 //!     cargo build --release --example bench_native --locked
 //!     target/release/examples/bench_native <events.ndjson> <setup.json> <repetitions> <chunk_bytes>
