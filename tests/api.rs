@@ -102,6 +102,64 @@ fn current_usage_through_the_api() {
     assert_eq!(usage["from_datetime"], json!("2025-06-01T00:00:00Z"));
 }
 
+/// `apply_taxes` (and the other usage flags) are cast as lago-api casts them
+/// (`ActiveModel::Type::Boolean`): never a 422, whatever the text; found by schemathesis
+/// (`apply_taxes=null` answered 422, a status the spec does not list for usage).
+#[test]
+fn usage_flags_are_cast_like_rails() {
+    let mut engine = organisation();
+    events(&mut engine, 14);
+    let (status, _) = post(
+        &mut engine,
+        "/api/v1/taxes",
+        json!({"tax": {"name": "VAT", "code": "vat", "rate": "20", "applied_to_organization": true}}),
+    );
+    assert_eq!(status, 200);
+    let cases = [
+        ("", 280),
+        ("&apply_taxes=true", 280),
+        ("&apply_taxes=null", 280),
+        ("&apply_taxes=yes", 280),
+        ("&apply_taxes[]=false", 280),
+        ("&apply_taxes=false", 0),
+        ("&apply_taxes=OFF", 0),
+        ("&apply_taxes=off", 0),
+        ("&apply_taxes=F", 0),
+        ("&apply_taxes=0", 0),
+        ("&apply_taxes=", 0),
+        ("&apply_taxes=null&skip_grouping=whatever", 280),
+    ];
+    for (path, kind) in [
+        ("/api/v1/customers/acme/current_usage", "customer_usage"),
+        (
+            "/api/v1/customers/acme/projected_usage",
+            "customer_projected_usage",
+        ),
+    ] {
+        for (extra, taxes) in cases {
+            let query = format!("external_subscription_id=sub_1{extra}");
+            let (status, body) = call(&mut engine, "GET", path, &query, "");
+            assert_eq!(status, 200, "{path}?{query}: {body}");
+            assert_eq!(body[kind]["amount_cents"], json!(1400), "{path}?{query}");
+            assert_eq!(
+                body[kind]["taxes_amount_cents"],
+                json!(taxes),
+                "{path}?{query}"
+            );
+        }
+    }
+    // `full_usage=null` is true, so it asks for the premium integration: 405, not 422.
+    let (status, body) = call(
+        &mut engine,
+        "GET",
+        "/api/v1/customers/acme/current_usage",
+        "external_subscription_id=sub_1&full_usage=null",
+        "",
+    );
+    assert_eq!(status, 405, "{body}");
+    assert_eq!(body["code"], json!("full_usage_not_allowed"));
+}
+
 #[test]
 fn lists_are_paginated_like_lago() {
     let mut engine = organisation();

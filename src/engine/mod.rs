@@ -1327,17 +1327,19 @@ fn query_text(query: &Map<String, Value>, keys: &[&str]) -> Option<String> {
     })
 }
 
-/// A boolean query parameter, as Rails casts it (`"false"`, `"0"`, … are false).
-fn query_flag(query: &Map<String, Value>, key: &str, default: bool) -> Result<bool> {
+/// A boolean query parameter, as lago-api casts it (`ActiveModel::Type::Boolean`): `"0"`, `"f"`,
+/// `"F"`, `"false"`, `"FALSE"`, `"off"`, `"OFF"` and `0` are false, `""` is nil (false), and any
+/// other value present is true, never an error.
+fn query_flag(query: &Map<String, Value>, key: &str, default: bool) -> bool {
     match query.get(key) {
-        None | Some(Value::Null) => Ok(default),
-        Some(Value::Bool(flag)) => Ok(*flag),
-        Some(Value::String(text)) => match text.as_str() {
-            "true" | "1" | "t" | "T" | "TRUE" | "on" => Ok(true),
-            "false" | "0" | "f" | "F" | "FALSE" | "off" | "" => Ok(false),
-            _ => Err(Error::invalid(key, "value_is_invalid")),
-        },
-        Some(_) => Err(Error::invalid(key, "value_is_invalid")),
+        None | Some(Value::Null) => default,
+        Some(Value::Bool(flag)) => *flag,
+        Some(Value::String(text)) => !matches!(
+            text.as_str(),
+            "" | "0" | "f" | "F" | "false" | "FALSE" | "off" | "OFF"
+        ),
+        Some(Value::Number(number)) => number.as_i64() != Some(0),
+        Some(_) => true,
     }
 }
 
@@ -1405,7 +1407,7 @@ impl UsageQuery {
                 .ok_or_else(|| Error::not_found("customer"))?,
             external_subscription_id: query_text(query, &["external_subscription_id"]),
             now: query_now(query)?,
-            apply_taxes: query_flag(query, "apply_taxes", true)?,
+            apply_taxes: query_flag(query, "apply_taxes", true),
             filters: UsageFilters {
                 charge_id: query_text(query, &["charge_id", "filter_by_charge_id"]),
                 charge_code: query_text(query, &["charge_code", "filter_by_charge_code"]),
@@ -1414,8 +1416,8 @@ impl UsageQuery {
                     &["billable_metric_code", "filter_by_metric_code"],
                 ),
                 group: group_filter(query)?,
-                skip_grouping: query_flag(query, "skip_grouping", false)?,
-                full_usage: query_flag(query, "full_usage", false)?,
+                skip_grouping: query_flag(query, "skip_grouping", false),
+                full_usage: query_flag(query, "full_usage", false),
             },
         })
     }
