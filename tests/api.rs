@@ -160,6 +160,80 @@ fn usage_flags_are_cast_like_rails() {
     assert_eq!(body["code"], json!("full_usage_not_allowed"));
 }
 
+/// Text fields echoed from the input render as lago-api renders what strong parameters and a
+/// text column keep: a list or an object is dropped (null, or no codes), a number or a boolean
+/// becomes its text; a payment provider Lago does not know is null. Found by schemathesis
+/// (`"description": []` and `"billable_metric_codes": [{}]` came back as given, against
+/// TaxObject / CouponObject; an unknown `payment_provider` against its enum).
+#[test]
+fn echoed_text_fields_keep_lagos_types() {
+    let mut engine = organisation();
+    let (status, body) = post(
+        &mut engine,
+        "/api/v1/taxes",
+        json!({"tax": {"name": "VAT", "code": "vat", "rate": "20", "description": []}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["tax"]["description"], json!(null));
+    let (_, body) = call(&mut engine, "GET", "/api/v1/taxes/vat", "", "");
+    assert_eq!(body["tax"]["description"], json!(null));
+    let (status, body) = post(
+        &mut engine,
+        "/api/v1/billable_metrics",
+        json!({"billable_metric": {"name": "Seats", "code": "seats", "aggregation_type": "count_agg",
+            "description": 5}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["billable_metric"]["description"], json!("5"));
+    let (status, body) = post(
+        &mut engine,
+        "/api/v1/plans",
+        json!({"plan": {"name": "Basic", "code": "basic", "interval": "monthly", "amount_cents": 0,
+            "amount_currency": "EUR", "description": {"a": 1}, "invoice_display_name": true}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["plan"]["description"], json!(null));
+    assert_eq!(body["plan"]["invoice_display_name"], json!("true"));
+    for (codes, rendered) in [
+        (json!([{}]), json!([])),
+        (json!(["calls", {}]), json!([])),
+        (json!(["calls", 7]), json!(["calls", "7"])),
+    ] {
+        let (status, body) = post(
+            &mut engine,
+            "/api/v1/coupons",
+            json!({"coupon": {"name": "C", "code": format!("c{codes}"), "coupon_type": "fixed_amount",
+                "amount_cents": 500, "amount_currency": "EUR", "frequency": "once",
+                "expiration": "no_expiration", "description": ["x"],
+                "applies_to": {"billable_metric_codes": codes}}}),
+        );
+        assert_eq!(status, 200, "{body}");
+        let coupon = &body["coupon"];
+        assert_eq!(coupon["billable_metric_codes"], rendered, "{codes}");
+        assert_eq!(
+            coupon["limited_billable_metrics"],
+            json!(rendered != json!([]))
+        );
+        assert_eq!(coupon["description"], json!(null));
+    }
+    for (provider, rendered) in [
+        (json!("stripe"), json!("stripe")),
+        (json!("paypal"), json!(null)),
+        (json!(["stripe"]), json!(null)),
+    ] {
+        let (status, body) = post(
+            &mut engine,
+            "/api/v1/customers",
+            json!({"customer": {"external_id": "acme",
+                "billing_configuration": {"payment_provider": provider, "document_locale": "fr"}}}),
+        );
+        assert_eq!(status, 200, "{body}");
+        let billing = &body["customer"]["billing_configuration"];
+        assert_eq!(billing["payment_provider"], rendered, "{provider}");
+        assert_eq!(billing["document_locale"], json!("fr"));
+    }
+}
+
 #[test]
 fn lists_are_paginated_like_lago() {
     let mut engine = organisation();

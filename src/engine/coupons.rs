@@ -142,12 +142,24 @@ fn validate_coupon(input: &Map<String, Value>) -> Result<()> {
     errors.into_result()
 }
 
+/// `applies_to.<key>` as lago-api keeps it: a list of texts (numbers and booleans as their
+/// text); strong parameters drop a list holding anything else, so that is none.
 fn codes(input: &Map<String, Value>, key: &str) -> Vec<Value> {
-    input
+    let items = input
         .get("applies_to")
         .and_then(|a| a.get(key))
         .and_then(Value::as_array)
-        .cloned()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    items
+        .iter()
+        .map(|item| match item {
+            Value::String(text) => Some(Value::String(text.clone())),
+            Value::Number(number) => Some(Value::String(number.to_string())),
+            Value::Bool(flag) => Some(Value::String(flag.to_string())),
+            _ => None,
+        })
+        .collect::<Option<Vec<Value>>>()
         .unwrap_or_default()
 }
 
@@ -188,7 +200,7 @@ pub fn coupon_json(coupon: &Coupon) -> Value {
         "lago_id": json::text(&coupon.lago_id),
         "name": field(input, "name"),
         "code": json::text(&coupon.code),
-        "description": field(input, "description"),
+        "description": crate::engine::entities::text_column(input, "description"),
         "coupon_type": field(input, "coupon_type"),
         "amount_cents": field(input, "amount_cents"),
         "amount_currency": field(input, "amount_currency"),

@@ -59,13 +59,47 @@ fn text_or(input: &Map<String, Value>, key: &str, default: Value) -> Value {
     }
 }
 
+/// A text column as lago-api stores a permitted scalar param and renders it: text as given, a
+/// number or a boolean as its text, null otherwise (strong parameters drop an array or an object
+/// given for a scalar key, so the column stays NULL).
+pub(super) fn text_column(input: &Map<String, Value>, key: &str) -> Value {
+    match input.get(key) {
+        Some(Value::String(text)) => Value::String(text.clone()),
+        Some(Value::Number(number)) => Value::String(number.to_string()),
+        Some(Value::Bool(flag)) => Value::String(flag.to_string()),
+        _ => Value::Null,
+    }
+}
+
+/// The payment providers `CustomerBillingConfiguration.payment_provider` names; lago-api stores
+/// null for any other value.
+const PAYMENT_PROVIDERS: &[&str] = &["stripe", "adyen", "gocardless"];
+
+/// `billing_configuration` echoed from the input, its `payment_provider` null unless Lago
+/// knows it.
+fn billing_configuration(input: &Map<String, Value>) -> Value {
+    let mut out = match input.get("billing_configuration") {
+        Some(Value::Object(object)) => object.clone(),
+        _ => Map::new(),
+    };
+    if let Some(provider) = out.get_mut("payment_provider") {
+        if !provider
+            .as_str()
+            .is_some_and(|p| PAYMENT_PROVIDERS.contains(&p))
+        {
+            *provider = Value::Null;
+        }
+    }
+    Value::Object(out)
+}
+
 /// `TaxObject`.
 pub fn tax_json(tax: &Tax) -> Value {
     object! {
         "lago_id": text(&tax.lago_id),
         "name": text(&tax.name),
         "code": text(&tax.code),
-        "description": text_or(&tax.input, "description", Value::Null),
+        "description": text_column(&tax.input, "description"),
         "rate": tax.rate.normalize().to_string().parse::<serde_json::Number>().map_or(Value::Null, Value::Number),
         "applied_to_organization": Value::from(tax.applied_to_organization),
         "created_at": created_at(&tax.input),
@@ -78,7 +112,7 @@ pub fn metric_json(metric: &Metric) -> Value {
         "lago_id": text(&metric.lago_id),
         "name": text(&metric.name),
         "code": text(&metric.code),
-        "description": text_or(&metric.input, "description", Value::Null),
+        "description": text_column(&metric.input, "description"),
         "recurring": Value::from(metric.metric.recurring),
         "rounding_function": text_or(&metric.input, "rounding_function", Value::Null),
         "rounding_precision": text_or(&metric.input, "rounding_precision", Value::Null),
@@ -124,7 +158,7 @@ impl Engine {
             "updated_at": text_or(input, "updated_at", created_at(input)),
             "finalize_zero_amount_invoice": text_or(input, "finalize_zero_amount_invoice", Value::from("inherit")),
             "skip_invoice_custom_sections": Value::Bool(false),
-            "billing_configuration": text_or(input, "billing_configuration", object! {}),
+            "billing_configuration": billing_configuration(input),
             "shipping_address": text_or(input, "shipping_address", object! {}),
             "metadata": text_or(input, "metadata", Value::Array(Vec::new())),
             "integration_customers": Value::Array(Vec::new()),
@@ -178,11 +212,11 @@ impl Engine {
         object! {
             "lago_id": text(&plan.lago_id),
             "name": text(&plan.name),
-            "invoice_display_name": text_or(input, "invoice_display_name", Value::Null),
+            "invoice_display_name": text_column(input, "invoice_display_name"),
             "created_at": created_at(input),
             "code": text(&plan.code),
             "interval": Value::from(plan.interval.as_str()),
-            "description": text_or(input, "description", Value::Null),
+            "description": text_column(input, "description"),
             "amount_cents": crate::rating::cents_json(plan.amount_cents, "amount_cents").unwrap_or(Value::from(0)),
             "amount_currency": Value::from(plan.currency.code),
             "trial_period": text_or(input, "trial_period", Value::from(0)),
