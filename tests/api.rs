@@ -234,6 +234,62 @@ fn echoed_text_fields_keep_lagos_types() {
     }
 }
 
+/// More echoed fields with Lago's types (found by a second schemathesis pass): a metric's
+/// `expression` as text, `rounding_precision` as an integer; a coupon's `expiration_at` only as an instant; customer metadata as Lago's
+/// `CustomerMetadata` records (with `lago_id` and `created_at`), not the input echoed.
+#[test]
+fn echoed_fields_keep_lagos_shapes() {
+    let mut engine = organisation();
+    let (status, body) = post(
+        &mut engine,
+        "/api/v1/billable_metrics",
+        json!({"billable_metric": {"name": "Seats", "code": "seats", "aggregation_type": "count_agg",
+            "expression": [{}, true], "rounding_precision": "2"}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let metric = &body["billable_metric"];
+    assert_eq!(metric["expression"], json!(""));
+    assert_eq!(metric["rounding_precision"], json!(2));
+    let (status, body) = post(
+        &mut engine,
+        "/api/v1/coupons",
+        json!({"coupon": {"name": "C", "code": "c", "coupon_type": "fixed_amount",
+            "amount_cents": 500, "amount_currency": "EUR", "frequency": "once",
+            "expiration": "no_expiration", "expiration_at": {"x": 1}}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["coupon"]["expiration_at"], json!(null));
+    let (status, body) = post(
+        &mut engine,
+        "/api/v1/customers",
+        json!({"customer": {"external_id": "meta", "metadata": [
+            {"id": "1a901a90-1a90-1a90-1a90-1a901a901a90", "key": "k", "value": "v", "display_in_invoice": true},
+            {"key": "no value"}, 7,
+            {"key": "n", "value": 5}]}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let metadata = body["customer"]["metadata"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(metadata.len(), 2, "{metadata:?}");
+    for row in &metadata {
+        for key in [
+            "lago_id",
+            "key",
+            "value",
+            "display_in_invoice",
+            "created_at",
+        ] {
+            assert!(!row[key].is_null(), "{key} in {row}");
+        }
+    }
+    assert_eq!(metadata[0]["display_in_invoice"], json!(true));
+    assert_eq!(metadata[1]["value"], json!("5"));
+    let (_, again) = call(&mut engine, "GET", "/api/v1/customers/meta", "", "");
+    assert_eq!(again["customer"]["metadata"], json!(metadata));
+}
+
 #[test]
 fn lists_are_paginated_like_lago() {
     let mut engine = organisation();

@@ -180,6 +180,17 @@ fn field(input: &Map<String, Value>, key: &str) -> Value {
     input.get(key).cloned().unwrap_or(Value::Null)
 }
 
+/// A datetime column: the text when it is an RFC 3339 instant (the only form the emulator
+/// reads), null otherwise (lago-api casts anything else to NULL).
+fn datetime_column(input: &Map<String, Value>, key: &str) -> Value {
+    match input.get(key) {
+        Some(Value::String(at)) if DateTime::parse_from_rfc3339(at).is_ok() => {
+            Value::String(at.clone())
+        }
+        _ => Value::Null,
+    }
+}
+
 /// A rate as Rails renders its BigDecimal column (`"5"` → `"5.0"`); null when absent.
 fn rate_json(value: &Value) -> Value {
     let text = match value {
@@ -213,7 +224,7 @@ pub fn coupon_json(coupon: &Coupon) -> Value {
         "frequency": field(input, "frequency"),
         "frequency_duration": field(input, "frequency_duration"),
         "expiration": field(input, "expiration"),
-        "expiration_at": field(input, "expiration_at"),
+        "expiration_at": datetime_column(input, "expiration_at"),
         "created_at": field(input, CREATED_AT),
         "terminated_at": coupon.terminated_at.map_or(Value::Null, render::datetime),
     }
@@ -379,7 +390,7 @@ impl Engine {
             "frequency": from_coupon("frequency"),
             "frequency_duration": frequency_duration.clone(),
             "frequency_duration_remaining": frequency_duration,
-            "expiration_at": coupon.map_or(Value::Null, |c| field(&c.input, "expiration_at")),
+            "expiration_at": coupon.map_or(Value::Null, |c| datetime_column(&c.input, "expiration_at")),
             "created_at": field(&applied.input, CREATED_AT),
             "terminated_at": applied.terminated_at.map_or(Value::Null, render::datetime),
             "credits": Value::Array(Vec::new()),

@@ -2,7 +2,8 @@
 //! reads the REST API needs: one, all, filtered.
 //!
 //! Fields Lago has and the engine does not model (addresses, billing configuration, …) are echoed
-//! from the stored input, or null, so every object carries the keys Lago's clients expect.
+//! from the stored input, or null, so every object carries the keys Lago's clients expect; text,
+//! integer and datetime columns keep the type lago-api would store (`text_column`, …).
 
 use super::model::{Customer, Metric, Plan, Status, Subscription, Tax};
 use super::{render, Engine};
@@ -71,6 +72,56 @@ pub(super) fn text_column(input: &Map<String, Value>, key: &str) -> Value {
     }
 }
 
+/// [`text_column`], `default` when that is null.
+fn text_column_or(input: &Map<String, Value>, key: &str, default: &str) -> Value {
+    match text_column(input, key) {
+        Value::Null => text(default),
+        value => value,
+    }
+}
+
+/// An integer column as lago-api renders it: an integer, or the text of one, as given; null
+/// otherwise.
+fn integer_column(input: &Map<String, Value>, key: &str) -> Value {
+    match input.get(key) {
+        Some(Value::Number(number)) if number.is_i64() || number.is_u64() => {
+            Value::Number(number.clone())
+        }
+        Some(Value::String(text)) => text.trim().parse::<i64>().map_or(Value::Null, Value::from),
+        _ => Value::Null,
+    }
+}
+
+/// `metadata` as lago-api renders a customer's metadata records (`CustomerMetadata`): each
+/// object with a text `key` and `value` as `{lago_id, key, value, display_in_invoice,
+/// created_at}`, the id derived from the customer's and the position (the same calls give the
+/// same ids); anything else is left out.
+fn customer_metadata(customer: &Customer) -> Value {
+    let input = &customer.input;
+    let Some(Value::Array(items)) = input.get("metadata") else {
+        return Value::Array(Vec::new());
+    };
+    let rows = items
+        .iter()
+        .filter_map(Value::as_object)
+        .filter_map(|item| match (text_column(item, "key"), text_column(item, "value")) {
+            (Value::String(key), Value::String(value)) => Some((item, key, value)),
+            _ => None,
+        })
+        .enumerate()
+        .map(|(index, (item, key, value))| {
+            object! {
+                "lago_id": Value::String(super::uuid("customer_metadata", &customer.lago_id, index as u64)),
+                "key": Value::String(key),
+                "value": Value::String(value),
+                "display_in_invoice": Value::Bool(item.get("display_in_invoice").and_then(Value::as_bool).unwrap_or(false)),
+                "created_at": created_at(input),
+            }
+        })
+        .collect();
+    Value::Array(rows)
+}
+
 /// The payment providers `CustomerBillingConfiguration.payment_provider` names; lago-api stores
 /// null for any other value.
 const PAYMENT_PROVIDERS: &[&str] = &["stripe", "adyen", "gocardless"];
@@ -114,13 +165,13 @@ pub fn metric_json(metric: &Metric) -> Value {
         "code": text(&metric.code),
         "description": text_column(&metric.input, "description"),
         "recurring": Value::from(metric.metric.recurring),
-        "rounding_function": text_or(&metric.input, "rounding_function", Value::Null),
-        "rounding_precision": text_or(&metric.input, "rounding_precision", Value::Null),
+        "rounding_function": text_column(&metric.input, "rounding_function"),
+        "rounding_precision": integer_column(&metric.input, "rounding_precision"),
         "created_at": created_at(&metric.input),
-        "expression": text_or(&metric.input, "expression", text("")),
+        "expression": text_column_or(&metric.input, "expression", ""),
         "field_name": text_or_null(metric.metric.field_name.as_deref()),
         "aggregation_type": text(&metric.aggregation_name),
-        "weighted_interval": text_or(&metric.input, "weighted_interval", Value::Null),
+        "weighted_interval": text_column(&metric.input, "weighted_interval"),
         "filters": metric.metric.filters.iter().map(|f| object! {"key": text(&f.key), "values": texts(&f.values)}).collect(),
     }
 }
@@ -160,7 +211,7 @@ impl Engine {
             "skip_invoice_custom_sections": Value::Bool(false),
             "billing_configuration": billing_configuration(input),
             "shipping_address": text_or(input, "shipping_address", object! {}),
-            "metadata": text_or(input, "metadata", Value::Array(Vec::new())),
+            "metadata": customer_metadata(customer),
             "integration_customers": Value::Array(Vec::new()),
             "taxes": Value::Array(self.taxes_json(&customer.tax_codes)),
             "applicable_invoice_custom_sections": Value::Array(Vec::new()),
