@@ -235,7 +235,8 @@ fn echoed_text_fields_keep_lagos_types() {
 }
 
 /// More echoed fields with Lago's types (found by a second schemathesis pass): a metric's
-/// `expression` as text, `rounding_precision` as an integer; a coupon's `expiration_at` only as an instant; customer metadata as Lago's
+/// `expression` as text, `rounding_precision` as an integer, `weighted_interval` only as
+/// `seconds`; a coupon's `expiration_at` only as an instant; customer metadata as Lago's
 /// `CustomerMetadata` records (with `lago_id` and `created_at`), not the input echoed.
 #[test]
 fn echoed_fields_keep_lagos_shapes() {
@@ -244,12 +245,13 @@ fn echoed_fields_keep_lagos_shapes() {
         &mut engine,
         "/api/v1/billable_metrics",
         json!({"billable_metric": {"name": "Seats", "code": "seats", "aggregation_type": "count_agg",
-            "expression": [{}, true], "rounding_precision": "2"}}),
+            "expression": [{}, true], "rounding_precision": "2", "weighted_interval": "AAA"}}),
     );
     assert_eq!(status, 200, "{body}");
     let metric = &body["billable_metric"];
     assert_eq!(metric["expression"], json!(""));
     assert_eq!(metric["rounding_precision"], json!(2));
+    assert_eq!(metric["weighted_interval"], json!(null));
     let (status, body) = post(
         &mut engine,
         "/api/v1/coupons",

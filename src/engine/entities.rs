@@ -171,7 +171,8 @@ pub fn metric_json(metric: &Metric) -> Value {
         "expression": text_column_or(&metric.input, "expression", ""),
         "field_name": text_or_null(metric.metric.field_name.as_deref()),
         "aggregation_type": text(&metric.aggregation_name),
-        "weighted_interval": text_column(&metric.input, "weighted_interval"),
+        // Lago's only interval; anything else would be refused there, never rendered.
+        "weighted_interval": if metric.input.get("weighted_interval").and_then(Value::as_str) == Some("seconds") { text("seconds") } else { Value::Null },
         "filters": metric.metric.filters.iter().map(|f| object! {"key": text(&f.key), "values": texts(&f.values)}).collect(),
     }
 }
