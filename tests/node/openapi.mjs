@@ -64,6 +64,8 @@ export const KNOWN_STATUS_DEVIATIONS = {
     'lago-api answers 405 `no_active_subscription` when the customer exists but `external_subscription_id` is not one of its active subscriptions (missing, terminated, pending); the spec lists 200/401/404 only',
   'findCustomerProjectedUsage 405':
     'same 405 `no_active_subscription` as current usage; the spec lists 200/401/403/404 only',
+  'createCustomer 404':
+    'lago-api answers 404 `tax_not_found` when `tax_codes` names a tax that does not exist (Customers::ApplyTaxesService); the spec lists 200/400/401/422 only',
   '* 400':
     'a body (or query string) that cannot be parsed is a 400 on every route, as Rails\' ParseError is in lago-api, including operations whose spec lists no 400',
   '* 413':
