@@ -148,6 +148,29 @@ fn usage_flags_are_cast_like_rails() {
             );
         }
     }
+    // An empty group (`group=`, an empty deepObject) is no filter, not a 422; the other key
+    // still applies.
+    for extra in [
+        "&group=",
+        "&filter_by_group=",
+        "&group=&filter_by_group[cloud]=aws",
+    ] {
+        let query = format!("external_subscription_id=sub_1{extra}");
+        let (status, body) = call(
+            &mut engine,
+            "GET",
+            "/api/v1/customers/acme/current_usage",
+            &query,
+            "",
+        );
+        assert_eq!(status, 200, "{query}: {body}");
+        let units = if extra.contains("aws") { "0.0" } else { "14.0" };
+        assert_eq!(
+            body["customer_usage"]["charges_usage"][0]["units"],
+            json!(units),
+            "{query}"
+        );
+    }
     // `full_usage=null` is true, so it asks for the premium integration: 405, not 422.
     let (status, body) = call(
         &mut engine,

@@ -1369,9 +1369,15 @@ fn query_now(query: &Map<String, Value>) -> Result<DateTime<Utc>> {
 }
 
 /// `group[key]=value` / `filter_by_group` (an object or its JSON text; values string or list).
+/// An empty one (`group=`, how an empty deepObject is sent) is no filter.
 fn group_filter(query: &Map<String, Value>) -> Result<Option<FilterValues>> {
-    let raw = match query.get("group").or_else(|| query.get("filter_by_group")) {
-        None | Some(Value::Null) => return Ok(None),
+    let given = |key: &str| {
+        query
+            .get(key)
+            .filter(|v| !v.is_null() && v.as_str() != Some(""))
+    };
+    let raw = match given("group").or_else(|| given("filter_by_group")) {
+        None => return Ok(None),
         Some(Value::String(text)) => serde_json::from_str::<Value>(text)
             .map_err(|_| Error::invalid("filter_by_group", "value_is_invalid"))?,
         Some(other) => other.clone(),
