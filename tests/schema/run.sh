@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Schema-driven robustness check of the REST shim with schemathesis, against Lago's own OpenAPI
 # file (../shared/reference/lago-openapi.yaml, read in place: AGPL reference data, never copied
-# here). Not part of CI or scripts/test.sh; run it by hand (~3 min warm):
+# here). Not part of CI or scripts/test.sh; run it by hand (~4 min warm). It runs pkg/ as it is
+# (built only when missing): after a change under src/, run `bash scripts/build.sh` first.
 #
 #   bash tests/schema/run.sh                   # both passes, fixed seed
-#   MAX_EXAMPLES=300 SEED=7 bash tests/schema/run.sh
+#   MAX_EXAMPLES=200 SEED=7 bash tests/schema/run.sh
 #   BASELINE_UPDATE=1 bash tests/schema/run.sh # merge new failures into baseline.json (then
 #                                              # give each new entry its "reason" by hand)
 #
