@@ -257,10 +257,11 @@ fn echoed_text_fields_keep_lagos_types() {
     }
 }
 
-/// More echoed fields with Lago's types (found by a second schemathesis pass): a metric's
+/// More echoed fields with Lago's types (found by later schemathesis passes): a metric's
 /// `expression` as text, `rounding_precision` as an integer, `weighted_interval` only as
-/// `seconds`; a coupon's `expiration_at` only as an instant; customer metadata as Lago's
-/// `CustomerMetadata` records (with `lago_id` and `created_at`), not the input echoed.
+/// `seconds`; a coupon's `expiration_at` only as an instant and its currency only as a known
+/// one; customer metadata as Lago's `CustomerMetadata` records (with `lago_id` and
+/// `created_at`), not the input echoed.
 #[test]
 fn echoed_fields_keep_lagos_shapes() {
     let mut engine = organisation();
@@ -284,6 +285,16 @@ fn echoed_fields_keep_lagos_shapes() {
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["coupon"]["expiration_at"], json!(null));
+    // A percentage coupon's currency is not checked on input; an unknown one renders null.
+    let (status, body) = post(
+        &mut engine,
+        "/api/v1/coupons",
+        json!({"coupon": {"name": "P", "code": "p", "coupon_type": "percentage",
+            "percentage_rate": "5", "amount_currency": "__not_in_enum__", "frequency": "once",
+            "expiration": "no_expiration"}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["coupon"]["amount_currency"], json!(null));
     let (status, body) = post(
         &mut engine,
         "/api/v1/customers",

@@ -180,6 +180,15 @@ fn field(input: &Map<String, Value>, key: &str) -> Value {
     input.get(key).cloned().unwrap_or(Value::Null)
 }
 
+/// A currency as lago-api renders it: a known ISO code, else null (a percentage coupon's
+/// currency is not checked on input, and Lago never renders one outside `Currency`).
+fn currency_json(value: Value) -> Value {
+    match &value {
+        Value::String(code) if crate::money::Currency::from_code(code).is_some() => value,
+        _ => Value::Null,
+    }
+}
+
 /// A datetime column: the text when it is an RFC 3339 instant (the only form the emulator
 /// reads), null otherwise (lago-api casts anything else to NULL).
 fn datetime_column(input: &Map<String, Value>, key: &str) -> Value {
@@ -214,7 +223,7 @@ pub fn coupon_json(coupon: &Coupon) -> Value {
         "description": crate::engine::entities::text_column(input, "description"),
         "coupon_type": field(input, "coupon_type"),
         "amount_cents": field(input, "amount_cents"),
-        "amount_currency": field(input, "amount_currency"),
+        "amount_currency": currency_json(field(input, "amount_currency")),
         "reusable": Value::from(input.get("reusable").and_then(Value::as_bool).unwrap_or(true)),
         "limited_plans": Value::from(!plan_codes.is_empty()),
         "plan_codes": Value::Array(plan_codes),
@@ -385,7 +394,7 @@ impl Engine {
             "status": Value::from(if applied.terminated_at.is_none() { "active" } else { "terminated" }),
             "amount_cents": amount_cents.clone(),
             "amount_cents_remaining": amount_cents,
-            "amount_currency": from_coupon("amount_currency"),
+            "amount_currency": currency_json(from_coupon("amount_currency")),
             "percentage_rate": percentage_rate,
             "frequency": from_coupon("frequency"),
             "frequency_duration": frequency_duration.clone(),
