@@ -175,3 +175,57 @@ fn export_import_round_trips() {
     );
     let _: Value = state;
 }
+
+/// A subscription whose closed periods can't be computed (here more than `PERIODS_MAX` weekly
+/// periods since 1800) must not block the organisation: every configuration change freezes
+/// closed periods first, and one such subscription made each of them, even its own termination,
+/// answer 422 `periods: too_many_periods` (found by schemathesis). Its past usage still gives
+/// that error, and the other subscriptions' closed periods are still frozen.
+#[test]
+fn a_subscription_too_old_to_list_blocks_no_configuration_change() {
+    let now = at("2025-06-15T00:00:00Z");
+    let mut engine = june_setup();
+    engine
+        .ingest_event(&json!({"transaction_id": "may", "external_subscription_id": "sub", "code": "bm", "timestamp": 1746835200}), now)
+        .unwrap();
+    engine
+        .upsert_plan(&json!({"code": "weekly", "interval": "weekly", "amount_currency": "EUR",
+            "charges": [{"code": "w1", "billable_metric_code": "bm", "charge_model": "standard", "properties": {"amount": "1"}}]}))
+        .unwrap();
+    let old = json!({"external_id": "old", "external_customer_id": "cus", "plan_code": "weekly", "subscription_at": "1800-01-01T00:00:00Z"});
+    engine.upsert_subscription(&old, now).unwrap();
+    let past = |engine: &mut Engine, id: &str| {
+        engine.past_usage(&json!({"external_customer_id": "cus", "external_subscription_id": id, "now": "2025-06-15T00:00:00Z"}))
+    };
+    let may_cents = |answer: &Value| {
+        let periods = answer["usage_periods"].as_array().unwrap();
+        let may = periods
+            .iter()
+            .find(|p| p["from_datetime"] == json!("2025-05-01T00:00:00Z"))
+            .unwrap();
+        may["amount_cents"].clone()
+    };
+    let error = past(&mut engine, "old").unwrap_err().to_json();
+    assert_eq!(error["status"], json!(422));
+    assert_eq!(
+        error["error_details"],
+        json!({"periods": ["too_many_periods"]})
+    );
+    assert_eq!(may_cents(&past(&mut engine, "sub").unwrap()), json!(1266));
+
+    engine
+        .upsert_tax(&json!({"code": "gst", "rate": "5"}))
+        .unwrap();
+    engine.delete_tax("gst").unwrap();
+    engine
+        .upsert_plan(&json!({"code": "p", "interval": "monthly", "amount_currency": "EUR",
+            "charges": [{"code": "c1", "billable_metric_code": "bm", "charge_model": "standard", "properties": {"amount": "99"}}]}))
+        .unwrap();
+    // May closed before the price change: it keeps the price it had.
+    assert_eq!(may_cents(&past(&mut engine, "sub").unwrap()), json!(1266));
+    engine.terminate_subscription("old", now).unwrap();
+    assert_eq!(
+        engine.subscription("old").unwrap()["status"],
+        json!("terminated")
+    );
+}

@@ -216,16 +216,19 @@ impl Engine {
 
     /// Before the configuration changes: freeze every period closed at the clock, and drop the
     /// running aggregates (they depend on the configuration).
-    fn before_change(&mut self) -> Result<()> {
+    fn before_change(&mut self) {
         if let Some(clock) = self.clock {
             let ids: Vec<String> = self.subscriptions.keys().cloned().collect();
             for id in ids {
-                self.freeze_closed(&id, clock)?;
+                // A subscription whose new closed periods can't be computed (more than
+                // `PERIODS_MAX` of them, a period past Decimal's range) has nothing readable to
+                // keep: its past usage answers that same error. Refusing the change instead
+                // would refuse every later one too, its own deletion included.
+                let _unreadable = self.freeze_closed(&id, clock);
             }
         }
         self.running.clear();
         self.generation += 1;
-        Ok(())
     }
 
     // -----------------------------------------------------------------------------------------
@@ -239,7 +242,7 @@ impl Engine {
     }
 
     fn set_organization(&mut self, org: Organization) -> Result<Value> {
-        self.before_change()?;
+        self.before_change();
         self.org = org;
         Ok(Value::Object(self.org.input.clone()))
     }
@@ -273,7 +276,7 @@ impl Engine {
         let customer = Customer::parse(&merged, lago_id)?;
         self.check_capacity(self.customers.len(), &customer.external_id, &self.customers)?;
         self.check_taxes(&customer.tax_codes)?;
-        self.before_change()?;
+        self.before_change();
         let out = self.customer_json(&customer);
         if let Some(sequence) = customer.input.get("sequential_id").and_then(Value::as_u64) {
             self.customer_sequence = self.customer_sequence.max(sequence);
@@ -290,7 +293,7 @@ impl Engine {
         let lago_id = lago_id.unwrap_or_else(|| self.make_id("tax"));
         let tax = Tax::parse(&merged, lago_id)?;
         self.check_capacity(self.taxes.len(), &tax.code, &self.taxes)?;
-        self.before_change()?;
+        self.before_change();
         let out = tax_json(&tax);
         self.taxes.insert(tax.code.clone(), tax);
         Ok(out)
@@ -312,7 +315,7 @@ impl Engine {
             None => self.metrics.remove(&metric.code),
         };
         let plans = plans?;
-        self.before_change()?;
+        self.before_change();
         let out = metric_json(&metric);
         self.metrics.insert(metric.code.clone(), metric);
         self.store_plans(plans);
@@ -344,7 +347,7 @@ impl Engine {
             None => self.pricing_units.remove(&unit.code),
         };
         let plans = plans?;
-        self.before_change()?;
+        self.before_change();
         let out = object! {
             "code": crate::json::text(&unit.code),
             "name": crate::json::text(&unit.name),
@@ -367,7 +370,7 @@ impl Engine {
         for charge in &plan.charges {
             self.check_taxes(&charge.tax_codes)?;
         }
-        self.before_change()?;
+        self.before_change();
         let out = self.plan_json(&plan);
         self.plans.insert(plan.code.clone(), plan);
         Ok(out)
@@ -434,7 +437,7 @@ impl Engine {
                 &object! {"external_id": crate::json::text(&subscription.external_customer_id)},
             )?;
         }
-        self.before_change()?;
+        self.before_change();
         let out = self.subscription_json(&subscription);
         self.subscriptions
             .insert(subscription.external_id.clone(), subscription);
@@ -451,7 +454,7 @@ impl Engine {
         if !self.subscriptions.contains_key(external_id) {
             return Err(Error::not_found("subscription"));
         }
-        self.before_change()?;
+        self.before_change();
         let Some(subscription) = self.subscriptions.get_mut(external_id) else {
             return Err(Error::not_found("subscription"));
         };
@@ -489,7 +492,7 @@ impl Engine {
                 applied.terminated_at = Some(now);
             }
         }
-        self.before_change()?;
+        self.before_change();
         self.customers.remove(external_id);
         Ok(out)
     }
@@ -501,7 +504,7 @@ impl Engine {
         };
         let out = metric_json(metric);
         let lago_id = metric.lago_id.clone();
-        self.before_change()?;
+        self.before_change();
         self.metrics.remove(code);
         // Lago deletes the metric's charges with it.
         let uses_metric = |charge: &Value| {
@@ -537,7 +540,7 @@ impl Engine {
             return Err(Error::invalid("plan", "attached_to_an_active_subscription"));
         }
         let out = self.plan_json(plan);
-        self.before_change()?;
+        self.before_change();
         self.plans.remove(code);
         Ok(out)
     }
@@ -548,7 +551,7 @@ impl Engine {
             return Err(Error::not_found("tax"));
         };
         let out = tax_json(tax);
-        self.before_change()?;
+        self.before_change();
         self.taxes.remove(code);
         Ok(out)
     }
