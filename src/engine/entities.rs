@@ -31,18 +31,32 @@ const CUSTOMER_ECHOED: &[&str] = &[
     "tax_identification_number",
     "url",
     "zipcode",
-    "net_payment_term",
+];
+
+/// The members of a customer's `shipping_address` (`Address`), all text columns.
+const ADDRESS_FIELDS: &[&str] = &[
+    "address_line1",
+    "address_line2",
+    "city",
+    "country",
+    "state",
+    "zipcode",
+];
+
+/// `billing_configuration`'s text members (`CustomerBillingConfiguration`).
+const BILLING_TEXT_FIELDS: &[&str] = &[
+    "payment_provider_code",
+    "provider_customer_id",
+    "document_locale",
 ];
 
 /// The stored creation time of an entity (set once, when it is created).
 pub(super) const CREATED_AT: &str = "created_at";
 
+/// Text columns the engine does not model, rendered as lago-api stores them ([`text_column`]).
 fn echoed(input: &Map<String, Value>, keys: &[&str], out: &mut Map<String, Value>) {
     for key in keys {
-        out.insert(
-            (*key).to_string(),
-            input.get(*key).cloned().unwrap_or(Value::Null),
-        );
+        out.insert((*key).to_string(), text_column(input, key));
     }
 }
 
@@ -92,6 +106,23 @@ fn integer_column(input: &Map<String, Value>, key: &str) -> Value {
     }
 }
 
+/// A text column lago-api only ever holds one of `allowed` in (it refuses any other value):
+/// the value when it is one of them, null otherwise.
+fn enum_column(input: &Map<String, Value>, key: &str, allowed: &[&str]) -> Value {
+    match input.get(key).and_then(Value::as_str) {
+        Some(value) if allowed.contains(&value) => text(value),
+        _ => Value::Null,
+    }
+}
+
+/// [`enum_column`] for a column that is never null: `default` in place of null.
+fn enum_or(input: &Map<String, Value>, key: &str, allowed: &[&str], default: &str) -> Value {
+    match enum_column(input, key, allowed) {
+        Value::Null => text(default),
+        value => value,
+    }
+}
+
 /// `metadata` as lago-api renders a customer's metadata records (`CustomerMetadata`): each
 /// object with a text `key` and `value` as `{lago_id, key, value, display_in_invoice,
 /// created_at}`, the id derived from the customer's and the position (the same calls give the
@@ -126,22 +157,80 @@ fn customer_metadata(customer: &Customer) -> Value {
 /// null for any other value.
 const PAYMENT_PROVIDERS: &[&str] = &["stripe", "adyen", "gocardless"];
 
-/// `billing_configuration` echoed from the input, its `payment_provider` null unless Lago
-/// knows it.
+/// `billing_configuration` as lago-api renders what it stored of the input: each known member
+/// given, with its column's type (texts, `invoice_grace_period` an integer, `sync` and
+/// `sync_with_provider` booleans, `provider_payment_methods` a list of texts), the payment
+/// provider null unless Lago knows it; anything else is left out.
 fn billing_configuration(input: &Map<String, Value>) -> Value {
-    let mut out = match input.get("billing_configuration") {
-        Some(Value::Object(object)) => object.clone(),
-        _ => Map::new(),
+    let Some(Value::Object(given)) = input.get("billing_configuration") else {
+        return Value::Object(Map::new());
     };
-    if let Some(provider) = out.get_mut("payment_provider") {
-        if !provider
-            .as_str()
-            .is_some_and(|p| PAYMENT_PROVIDERS.contains(&p))
-        {
-            *provider = Value::Null;
+    let mut out = Map::new();
+    let mut put = |key: &str, value: Option<Value>| {
+        if given.contains_key(key) {
+            if let Some(value) = value {
+                out.insert(key.to_string(), value);
+            }
         }
+    };
+    put(
+        "invoice_grace_period",
+        Some(integer_column(given, "invoice_grace_period")),
+    );
+    for key in BILLING_TEXT_FIELDS {
+        put(key, Some(text_column(given, key)));
     }
+    for (key, allowed) in [
+        (
+            "subscription_invoice_issuing_date_anchor",
+            ["current_period_end", "next_period_start"],
+        ),
+        (
+            "subscription_invoice_issuing_date_adjustment",
+            ["align_with_finalization_date", "keep_anchor"],
+        ),
+    ] {
+        put(key, Some(enum_column(given, key, &allowed)));
+    }
+    let provider = given.get("payment_provider").and_then(Value::as_str);
+    put(
+        "payment_provider",
+        Some(
+            provider
+                .filter(|p| PAYMENT_PROVIDERS.contains(p))
+                .map_or(Value::Null, text),
+        ),
+    );
+    for key in ["sync", "sync_with_provider"] {
+        // Booleans the schema does not let be null: a value that is not one is left out.
+        put(
+            key,
+            given.get(key).and_then(Value::as_bool).map(Value::Bool),
+        );
+    }
+    let methods = match given.get("provider_payment_methods") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().map(text))
+            .collect::<Option<Vec<Value>>>()
+            .map_or(Value::Null, Value::Array),
+        _ => Value::Null,
+    };
+    put("provider_payment_methods", Some(methods));
     Value::Object(out)
+}
+
+/// `shipping_address` as lago-api renders it: its six members given, each a text column; an
+/// empty object when none is given.
+fn shipping_address(input: &Map<String, Value>) -> Value {
+    let Some(Value::Object(given)) = input.get("shipping_address") else {
+        return Value::Object(Map::new());
+    };
+    let members = ADDRESS_FIELDS
+        .iter()
+        .filter(|key| given.contains_key(**key))
+        .map(|key| ((*key).to_string(), text_column(given, key)));
+    Value::Object(members.collect())
 }
 
 /// `TaxObject`.
@@ -202,16 +291,24 @@ impl Engine {
             "currency": Value::from(customer.currency.map(|c| c.code)),
             "timezone": Value::from(customer.timezone.map(|tz| tz.name())),
             "applicable_timezone": Value::from(customer.timezone.unwrap_or(self.org.timezone).name()),
-            "account_type": text_or(input, "account_type", Value::from("customer")),
+            "account_type": enum_or(input, "account_type", &["customer", "partner"], "customer"),
         };
         echoed(input, CUSTOMER_ECHOED, &mut out);
+        out.insert(
+            "customer_type".into(),
+            enum_column(input, "customer_type", &["company", "individual"]),
+        );
+        out.insert(
+            "net_payment_term".into(),
+            integer_column(input, "net_payment_term"),
+        );
         out.append(&mut fields! {
             "created_at": created_at(input),
             "updated_at": text_or(input, "updated_at", created_at(input)),
-            "finalize_zero_amount_invoice": text_or(input, "finalize_zero_amount_invoice", Value::from("inherit")),
+            "finalize_zero_amount_invoice": enum_or(input, "finalize_zero_amount_invoice", &["inherit", "skip", "finalize"], "inherit"),
             "skip_invoice_custom_sections": Value::Bool(false),
             "billing_configuration": billing_configuration(input),
-            "shipping_address": text_or(input, "shipping_address", object! {}),
+            "shipping_address": shipping_address(input),
             "metadata": customer_metadata(customer),
             "integration_customers": Value::Array(Vec::new()),
             "taxes": Value::Array(self.taxes_json(&customer.tax_codes)),
