@@ -1,7 +1,7 @@
 //! Coupons and applied coupons, kept as Lago's API has them. They never change usage: Lago
 //! applies them on invoices, which the engine does not issue.
 
-use super::entities::CREATED_AT;
+use super::entities::{scalar_text, text_column, CREATED_AT};
 use super::{render, Engine, ENTITIES_MAX};
 use crate::error::{Error, ErrorDetails, Result};
 use crate::json::{self, object};
@@ -153,12 +153,7 @@ fn codes(input: &Map<String, Value>, key: &str) -> Vec<Value> {
         .unwrap_or_default();
     items
         .iter()
-        .map(|item| match item {
-            Value::String(text) => Some(Value::String(text.clone())),
-            Value::Number(number) => Some(Value::String(number.to_string())),
-            Value::Bool(flag) => Some(Value::String(flag.to_string())),
-            _ => None,
-        })
+        .map(scalar_text)
         .collect::<Option<Vec<Value>>>()
         .unwrap_or_default()
 }
@@ -220,7 +215,7 @@ pub fn coupon_json(coupon: &Coupon) -> Value {
         "lago_id": json::text(&coupon.lago_id),
         "name": field(input, "name"),
         "code": json::text(&coupon.code),
-        "description": crate::engine::entities::text_column(input, "description"),
+        "description": text_column(input, "description"),
         "coupon_type": field(input, "coupon_type"),
         "amount_cents": field(input, "amount_cents"),
         "amount_currency": currency_json(field(input, "amount_currency")),

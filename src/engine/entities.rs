@@ -78,11 +78,17 @@ fn text_or(input: &Map<String, Value>, key: &str, default: Value) -> Value {
 /// number or a boolean as its text, null otherwise (strong parameters drop an array or an object
 /// given for a scalar key, so the column stays NULL).
 pub(super) fn text_column(input: &Map<String, Value>, key: &str) -> Value {
-    match input.get(key) {
-        Some(Value::String(text)) => Value::String(text.clone()),
-        Some(Value::Number(number)) => Value::String(number.to_string()),
-        Some(Value::Bool(flag)) => Value::String(flag.to_string()),
-        _ => Value::Null,
+    input.get(key).and_then(scalar_text).unwrap_or(Value::Null)
+}
+
+/// A permitted scalar as the text a text column keeps (a number or a boolean as its text);
+/// `None` for null, a list or an object.
+pub(super) fn scalar_text(value: &Value) -> Option<Value> {
+    match value {
+        Value::String(text) => Some(Value::String(text.clone())),
+        Value::Number(number) => Some(Value::String(number.to_string())),
+        Value::Bool(flag) => Some(Value::String(flag.to_string())),
+        _ => None,
     }
 }
 
@@ -192,14 +198,9 @@ fn billing_configuration(input: &Map<String, Value>) -> Value {
     ] {
         put(key, Some(enum_column(given, key, &allowed)));
     }
-    let provider = given.get("payment_provider").and_then(Value::as_str);
     put(
         "payment_provider",
-        Some(
-            provider
-                .filter(|p| PAYMENT_PROVIDERS.contains(p))
-                .map_or(Value::Null, text),
-        ),
+        Some(enum_column(given, "payment_provider", PAYMENT_PROVIDERS)),
     );
     for key in ["sync", "sync_with_provider"] {
         // Booleans the schema does not let be null: a value that is not one is left out.
@@ -261,7 +262,7 @@ pub fn metric_json(metric: &Metric) -> Value {
         "field_name": text_or_null(metric.metric.field_name.as_deref()),
         "aggregation_type": text(&metric.aggregation_name),
         // Lago's only interval; anything else would be refused there, never rendered.
-        "weighted_interval": if metric.input.get("weighted_interval").and_then(Value::as_str) == Some("seconds") { text("seconds") } else { Value::Null },
+        "weighted_interval": enum_column(&metric.input, "weighted_interval", &["seconds"]),
         "filters": metric.metric.filters.iter().map(|f| object! {"key": text(&f.key), "values": texts(&f.values)}).collect(),
     }
 }
